@@ -1,0 +1,199 @@
+"""The Flask glue: the ``Core4`` extension and ``create_app``.
+
+``Core4(app)`` adds core4flask to any Flask application; ``register()`` mounts
+containers as Blueprints. ``create_app()`` builds a complete application with
+the standard container (login, profile, roles, settings, ``_info``) and the
+launcher at ``/``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import flask
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from . import accesslog
+from .config import ConfigDict, load_config
+from .container import ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
+from .errors import error_response
+
+EXTENSION = "core4flask"
+CORS_HEADERS = "access-control-allow-origin,authorization,content-type"
+CORS_METHODS = "GET, POST, PUT, DELETE, PATCH, OPTIONS"
+
+
+class Core4:
+    """The core4flask Flask extension."""
+
+    def __init__(
+        self,
+        app: flask.Flask | None = None,
+        *containers: type[CoreApiContainer],
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.app: flask.Flask | None = None
+        self.config: ConfigDict = ConfigDict()
+        #: every resource of every registered container, by rsc_id
+        self.resources: dict[str, Resource] = {}
+        #: the registered containers, in registration order
+        self.containers: list[ContainerApp] = []
+        #: the authenticator (see core4flask.auth); None until installed
+        self.auth: Any = None
+        #: callbacks run once per serving process: ``on_start(ext, port)``
+        self.on_start: list[Any] = []
+        #: callbacks run when a serving process stops: ``on_stop(ext)``
+        self.on_stop: list[Any] = []
+        #: callbacks run once before serving starts (first start of an installation)
+        self.on_prepare: list[Any] = []
+        self._store: Any = None
+        self._store_pid: int | None = None
+        self._store_lock = threading.Lock()
+        if app is not None:
+            self.init_app(app, config=config)
+            if containers:
+                self.register(*containers)
+
+    def init_app(self, app: flask.Flask, config: Mapping[str, Any] | None = None) -> None:
+        """Attach core4flask to ``app`` (configuration, converters, auth)."""
+        self.app = app
+        overrides = config if config is not None else app.config.get("CORE4")
+        self.config = load_config(overrides)
+        app.extensions[EXTENSION] = self
+        app.url_map.converters["c4rest"] = RestConverter
+        self._allow_origin = str(self.config.api.allow_origin or "*")
+        accesslog.configure(bool(self.config.api.access_log))
+        try:
+            from .auth.setup import install
+        except ImportError:
+            pass
+        else:
+            install(self)
+
+    # -- containers ------------------------------------------------------------------
+    def register(self, *containers: type[CoreApiContainer]) -> list[ContainerApp]:
+        """Mount containers (classes) as Blueprints at their roots."""
+        if self.app is None:
+            raise SetupError("call init_app() before register()")
+        mounted = []
+        for container in containers:
+            if not (isinstance(container, type) and issubclass(container, CoreApiContainer)):
+                raise SetupError(f"expected a CoreApiContainer subclass, not [{container!r}]")
+            if not container.enabled:
+                continue
+            prepared = ContainerApp(container, self, self.resources)
+            for other in self.containers:
+                if other.root == prepared.root:
+                    raise SetupError(
+                        f"routing root [{prepared.root or '/'}] already exists [{other.qual_name}, "
+                        f"{prepared.qual_name}]"
+                    )
+            self.app.register_blueprint(prepared.blueprint())
+            self.containers.append(prepared)
+            mounted.append(prepared)
+        return mounted
+
+    def decorate_blueprint(self, blueprint: flask.Blueprint) -> None:
+        """Hooks every container Blueprint gets."""
+        blueprint.after_request(self.after_request)
+
+    def after_request(self, response: WerkzeugResponse) -> WerkzeugResponse:
+        """CORS headers and the access-log line."""
+        headers = response.headers
+        headers["Access-Control-Allow-Origin"] = self._allow_origin
+        headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+        headers["Access-Control-Allow-Methods"] = CORS_METHODS
+        headers["Access-Control-Expose-Headers"] = "token"
+        g = flask.g
+        accesslog.log_request(flask.request, g.get("core4"), response.status_code, g.get("core4_t0"))
+        return response
+
+    # -- the store --------------------------------------------------------------------
+    @property
+    def store(self) -> Any:
+        """The user/role store of this process (opened lazily, reopened after fork)."""
+        pid = os.getpid()
+        if self._store is None or self._store_pid != pid:
+            with self._store_lock:
+                if self._store is None or self._store_pid != pid:
+                    from .store import open_store
+
+                    instance = self.app.instance_path if self.app is not None else os.getcwd()
+                    store = open_store(
+                        self.config.get("mongo_url"),
+                        instance,
+                        mongo_database=self.config.get("mongo_database"),
+                    )
+                    store.setup()
+                    self._store, self._store_pid = store, pid
+        return self._store
+
+    # -- serving lifecycle ------------------------------------------------------------
+    def prepare_serving(self) -> None:
+        """Run once before the first worker starts (bootstrap, checks)."""
+        for callback in self.on_prepare:
+            callback(self)
+
+    def start_serving(self, port: int | None = None) -> None:
+        """Run in every serving process once it listens."""
+        for callback in self.on_start:
+            callback(self, port)
+
+    def stop_serving(self) -> None:
+        """Run in every serving process when it stops."""
+        for callback in reversed(self.on_stop):
+            try:
+                callback(self)
+            except Exception:  # noqa: BLE001 - stopping goes on
+                import logging
+
+                logging.getLogger("core4flask").exception("stop callback failed")
+
+    # -- introspection -------------------------------------------------------------------
+    def container_of(self, root: str) -> ContainerApp | None:
+        """The registered container at ``root``."""
+        for container in self.containers:
+            if container.root == root:
+                return container
+        return None
+
+
+def create_app(
+    *containers: type[CoreApiContainer],
+    config: Mapping[str, Any] | None = None,
+    instance_path: str | None = None,
+    standard: bool = True,
+    import_name: str = "core4flask",
+) -> flask.Flask:
+    """A Flask application serving ``containers`` plus the standard container."""
+    instance_path = instance_path or os.environ.get("CORE4_INSTANCE_PATH")
+    if instance_path:
+        instance_path = os.path.abspath(instance_path)
+    app = flask.Flask(import_name, instance_path=instance_path)
+    ext = Core4(app, config=config)
+    if standard:
+        from .server import standard_containers
+
+        given = {c.qual_name() for c in containers}
+        extra = [c for c in standard_containers() if c.qual_name() not in given]
+    else:
+        extra = []
+    ext.register(*containers, *extra)
+    app.register_error_handler(HTTPException, _app_error)
+    app.after_request(_app_after_request)
+    return app
+
+
+def _app_error(exc: HTTPException) -> WerkzeugResponse:
+    return error_response(exc)
+
+
+def _app_after_request(response: WerkzeugResponse) -> WerkzeugResponse:
+    if flask.request.blueprint is None:
+        ext = flask.current_app.extensions[EXTENSION]
+        return ext.after_request(response)
+    return response

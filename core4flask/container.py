@@ -1,0 +1,277 @@
+"""Containers: a root URL plus Tornado-style rules, served as a Blueprint.
+
+Rules are regular expressions matched against the whole path below the root,
+in list order. Each (handler class, rule kwargs) pair is a *resource* with a
+stable ``rsc_id``; the same resource may appear under several patterns and in
+several containers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pprint
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import flask
+from flask import Blueprint
+from werkzeug.routing import BaseConverter
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from .config import ConfigDict, class_section
+from .errors import HTTPError, error_response
+from .paths import project_of, qual_name_of
+
+if TYPE_CHECKING:
+    from .app import Core4
+
+#: URL methods every container route accepts; others get 405 from routing.
+ROUTE_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+#: Config keys of a class section that win over rule kwargs and class attributes.
+UPWIND = ("log_level", "template_path", "static_path")
+#: Mini application pages below ``<root>/_info``.
+PAGE_PATTERN = re.compile(r"/_info/(card|help|enter)/([0-9a-f]{32})")
+#: Static assets below ``<root>/_asset``.
+ASSET_PATTERN = re.compile(r"/_asset/(default|project)/(.+?)/(.*)")
+#: What the static file handler's pattern gets appended.
+STATIC_SUFFIX = r"(?:/(.*))?$"
+
+
+class SetupError(Exception):
+    """A container or rule cannot be served (duplicate pattern, bad handler)."""
+
+
+class RestConverter(BaseConverter):
+    """Matches the rest of a path, slashes and empty string included."""
+
+    regex = ".*"
+    part_isolating = False
+
+
+class CoreApiContainer:
+    """A bundle of handlers under one URL prefix (a Flask Blueprint)."""
+
+    #: URL prefix; default ``/`` + project name
+    root: str | None = None
+    #: ``(pattern, handler[, kwargs[, name]])`` tuples, matched in order
+    rules: Sequence[Any] = ()
+    #: disabled containers are not served
+    enabled: bool = True
+
+    @classmethod
+    def qual_name(cls) -> str:
+        """``module.ClassName`` of the container."""
+        return qual_name_of(cls)
+
+    @classmethod
+    def get_root(cls, path: str | None = None) -> str:
+        """The normalised root, optionally joined with a path."""
+        root = normalise_root(cls.root, project_of(cls))
+        if not path:
+            return root
+        return root + (path if path.startswith("/") else "/" + path)
+
+
+def normalise_root(root: str | None, project: str) -> str:
+    """Leading slash added, one trailing slash removed, default ``/project``."""
+    if root is None:
+        root = "/" + project
+    if root and not root.startswith("/"):
+        root = "/" + root
+    if root.endswith("/"):
+        root = root[:-1]
+    return root
+
+
+def resource_id(qual_name: str, kwargs: dict[str, Any]) -> str:
+    """core4's ``rsc_id``: md5 of the qual_name and the pretty-printed kwargs."""
+    text = qual_name + " " + pprint.pformat(kwargs)
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+@dataclass
+class Resource:
+    """One handler class with one set of rule kwargs, as mounted in a container."""
+
+    handler: type
+    kwargs: dict[str, Any]
+    container: type[CoreApiContainer]
+    root: str
+    ext: Core4
+    patterns: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.qual_name = qual_name_of(self.handler)
+        self.rsc_id = resource_id(self.qual_name, self.kwargs)
+        self.class_config: ConfigDict = class_section(self.ext.config, self.qual_name)
+        self.props = effective_props(self.handler, self.kwargs, self.class_config)
+
+    @property
+    def help_url(self) -> str:
+        """``<root>/_info/help/<rsc_id>``."""
+        return f"{self.root}/_info/help/{self.rsc_id}"
+
+    @property
+    def card_url(self) -> str:
+        """``<root>/_info/card/<rsc_id>``."""
+        return f"{self.root}/_info/card/{self.rsc_id}"
+
+    @property
+    def enter_url(self) -> str:
+        """The landing page: ``enter_url`` when set, else the enter page."""
+        return self.props.get("enter_url") or f"{self.root}/_info/enter/{self.rsc_id}"
+
+    def attribute(self, name: str) -> Any:
+        """A handler attribute with rule kwargs and config applied."""
+        if name in self.props:
+            return self.props[name]
+        return getattr(self.handler, name, None)
+
+
+def effective_props(handler: type, kwargs: dict[str, Any], class_config: dict[str, Any]) -> dict[str, Any]:
+    """Instance attributes of a resource: config > rule kwargs > class attribute."""
+    props: dict[str, Any] = {}
+    for name in getattr(handler, "propagate", ()):
+        value = kwargs.get(name)
+        if value is not None:
+            props[name] = list(value.split()) if name == "tag" and isinstance(value, str) else value
+    for name in UPWIND:
+        value = class_config.get(name)
+        if value is not None:
+            props[name] = value
+    if "tag" not in props:
+        props["tag"] = list(getattr(handler, "tag", None) or [])
+    return props
+
+
+@dataclass
+class Route:
+    """One compiled rule of a container."""
+
+    regex: re.Pattern[str]
+    source: str
+    resource: Resource
+    name: str | None
+
+    def arguments(self, match: re.Match[str]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Positional or keyword URL arguments of a match (core4's rules)."""
+        if self.regex.groupindex:
+            return (), {k: v for k, v in match.groupdict().items()}
+        return match.groups(), {}
+
+
+def split_rule(rule: Any) -> tuple[str, type, dict[str, Any], str | None]:
+    """Normalise ``(pattern, handler[, kwargs[, name]])``."""
+    if not isinstance(rule, list | tuple) or not 2 <= len(rule) <= 4:
+        raise SetupError(f"a rule is (pattern, handler[, kwargs[, name]]), not [{rule!r}]")
+    pattern, handler = rule[0], rule[1]
+    kwargs = dict(rule[2] or {}) if len(rule) > 2 else {}
+    name = rule[3] if len(rule) > 3 else None
+    from .handler import CoreRequestHandler
+
+    if not (isinstance(handler, type) and issubclass(handler, CoreRequestHandler)):
+        raise SetupError(f"expected subclass of CoreRequestHandler, not [{handler!r}]")
+    if not isinstance(pattern, str):
+        raise SetupError(f"rule pattern must be a string, not [{pattern!r}]")
+    return pattern, handler, kwargs, name
+
+
+def normalise_pattern(pattern: str, handler: type) -> str:
+    """Leading slash added, one trailing slash removed, static suffix appended."""
+    if not pattern.startswith("/"):
+        pattern = "/" + pattern
+    if pattern.endswith("/"):
+        pattern = pattern[:-1]
+    if getattr(handler, "is_static", False) and not pattern.endswith(STATIC_SUFFIX):
+        pattern = pattern.rstrip("$") + STATIC_SUFFIX
+    return pattern
+
+
+class ContainerApp:
+    """A container prepared for serving: its routes, resources and Blueprint."""
+
+    def __init__(self, container: type[CoreApiContainer], ext: Core4, resources: dict[str, Resource]) -> None:
+        self.container = container
+        self.ext = ext
+        self.qual_name = container.qual_name()
+        section = class_section(ext.config, self.qual_name)
+        self.root = normalise_root(section.get("root") or container.root, project_of(container))
+        self.routes: list[Route] = []
+        #: resources mounted in this container, by rsc_id
+        self.resources: dict[str, Resource] = {}
+        self._build(resources)
+
+    def _build(self, shared: dict[str, Resource]) -> None:
+        from .apps.info import InfoHandler
+
+        seen: set[str] = set()
+        rules: Iterable[Any] = [(r"/_info", InfoHandler), *self.container.rules]
+        for rule in rules:
+            pattern, handler, kwargs, name = split_rule(rule)
+            pattern = normalise_pattern(pattern, handler)
+            if pattern in seen:
+                raise SetupError(f"route [{self.root}{pattern}] already exists in [{self.qual_name}]")
+            seen.add(pattern)
+            if getattr(handler, "is_static", False):
+                kwargs.setdefault("enter", handler.enter_target(self.root, pattern, kwargs))
+            rsc_id = resource_id(qual_name_of(handler), kwargs)
+            resource = self.resources.get(rsc_id) or shared.get(rsc_id)
+            if resource is None or resource.root != self.root:
+                resource = resource_in(handler, kwargs, self, shared)
+            resource.patterns.append((self.root + pattern, name))
+            self.resources[rsc_id] = resource
+            try:
+                regex = re.compile(pattern)
+            except re.error as exc:
+                raise SetupError(f"rule pattern [{pattern}] of [{self.qual_name}] is invalid: {exc}") from None
+            self.routes.append(Route(regex, pattern, resource, name))
+
+    def blueprint(self) -> Blueprint:
+        """The Blueprint serving this container at its root."""
+        name = self.qual_name.replace(".", "_") + (f"_{abs(hash(self.root))}" if self.root else "_root")
+        blueprint = Blueprint(name, self.container.__module__, url_prefix=self.root or None)
+        options = {"methods": ROUTE_METHODS, "provide_automatic_options": False, "merge_slashes": False}
+        blueprint.add_url_rule("" if self.root else "/", "root", self.dispatch, defaults={"rest": ""}, **options)
+        blueprint.add_url_rule("/<c4rest:rest>", "rest", self.dispatch, **options)
+        self.ext.decorate_blueprint(blueprint)
+        return blueprint
+
+    def dispatch(self, rest: str = "") -> WerkzeugResponse:
+        """Route one request below the root to its handler."""
+        flask.g.core4_t0 = time.perf_counter()
+        path = flask.request.path[len(self.root) :]
+        try:
+            if path.startswith("/_"):
+                special = self._special(path)
+                if special is not None:
+                    return special
+            for route in self.routes:
+                match = route.regex.fullmatch(path)
+                if match is not None:
+                    args, kwargs = route.arguments(match)
+                    return route.resource.handler(route.resource).run(args, kwargs)
+            raise HTTPError(404, f"{flask.request.method} {flask.request.path} not found")
+        except Exception as exc:  # noqa: BLE001 - errors outside handlers answer too
+            return error_response(exc)
+
+    def _special(self, path: str) -> WerkzeugResponse | None:
+        page = PAGE_PATTERN.fullmatch(path)
+        if page is not None and page.group(2) in self.resources:
+            resource = self.resources[page.group(2)]
+            return resource.handler(resource).run_page(page.group(1))
+        asset = ASSET_PATTERN.fullmatch(path)
+        if asset is not None:
+            from .static import serve_asset
+
+            return serve_asset(self, *asset.groups())
+        return None
+
+
+def resource_in(handler: type, kwargs: dict[str, Any], app: ContainerApp, shared: dict[str, Resource]) -> Resource:
+    """Create the resource of a rule mounted in ``app``."""
+    resource = Resource(handler, kwargs, app.container, app.root, app.ext)
+    shared.setdefault(resource.rsc_id, resource)
+    return resource

@@ -1,0 +1,142 @@
+"""The JSON envelope every reply travels in, and its encoder.
+
+``{"_id", "code", "message", "timestamp", "data" | "error", ["flash"]}`` plus
+the paging keys of a :class:`~core4flask.pagination.PageResult`. Pure
+functions over plain data; the Flask glue lives in :mod:`core4flask.response`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+
+#: orjson options: NaN and infinities become null, numpy values are native,
+#: non-string dict keys are stringified.
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+#: Marker spliced into a serialised envelope where pre-rendered JSON goes.
+_RAW_MARKER = "\x00core4flask-raw\x00"
+
+
+def reason(code: int) -> str:
+    """Return the standard reason phrase of an HTTP status code."""
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def utc_timestamp(moment: datetime.datetime) -> str:
+    """Format a naive UTC datetime as core4 does (ISO-8601, no zone)."""
+    return moment.isoformat()
+
+
+def build_envelope(
+    identifier: str | None,
+    code: int,
+    timestamp: datetime.datetime,
+    *,
+    data: Any = None,
+    error: str | None = None,
+    flash: Sequence[Mapping[str, Any]] = (),
+    extra: Mapping[str, Any] | None = None,
+    is_error: bool = False,
+) -> dict[str, Any]:
+    """Build the envelope dict; error envelopes carry ``error`` instead of ``data``."""
+    envelope: dict[str, Any] = {
+        "_id": identifier,
+        "code": code,
+        "message": reason(code),
+        "timestamp": utc_timestamp(timestamp),
+    }
+    if is_error:
+        if error is not None:
+            envelope["error"] = error
+    else:
+        envelope["data"] = data
+    if flash:
+        envelope["flash"] = list(flash)
+    if extra:
+        envelope.update(extra)
+    return envelope
+
+
+def dumps(value: Any) -> bytes:
+    """Serialise to JSON bytes: NaN/inf → null, datetimes ISO, ObjectIds hex."""
+    try:
+        return orjson.dumps(value, default=_default, option=_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):
+        # integers beyond 64 bit and other rare values orjson refuses
+        import json
+
+        return json.dumps(_plain(value), default=_default_str, allow_nan=False).encode()
+
+
+def dumps_with_raw(envelope: Mapping[str, Any], key: str, raw_json: str | bytes) -> bytes:
+    """Serialise an envelope whose ``key`` holds already-serialised JSON.
+
+    Used for DataFrames: pandas renders the records itself (fast, NaN-safe)
+    and the result is spliced in without being parsed again.
+    """
+    body = dict(envelope)
+    body[key] = _RAW_MARKER
+    encoded = dumps(body)
+    marker = dumps(_RAW_MARKER)
+    raw = raw_json.encode() if isinstance(raw_json, str) else raw_json
+    head, _, tail = encoded.partition(marker)
+    return head + raw + tail
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        if value != value:  # pandas NaT
+            return None
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return None if not value.is_finite() else float(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    type_name = type(value).__name__
+    if type_name == "ObjectId":
+        return str(value)
+    if type_name in ("NaTType", "NAType"):
+        return None
+    if type_name in ("Timestamp", "datetime64"):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalar not covered by orjson
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    raise TypeError(f"Object of type {type_name} is not JSON serializable")
+
+
+def _default_str(value: Any) -> Any:
+    try:
+        return _default(value)
+    except TypeError:
+        return str(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,196 @@
+"""Exceptions and the one place where any exception becomes a response.
+
+Handlers raise :class:`HTTPError` (or let anything else escape); routing
+raises werkzeug's HTTP exceptions; the store raises
+:class:`~core4flask.store.base.StoreUnavailable`. :func:`error_response`
+turns each of them into the JSON envelope, an HTML page for browsers or a
+plain-text page for text clients.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from flask import Response, current_app, g, has_request_context, redirect, request
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from .envelope import build_envelope, dumps, reason
+from .negotiation import wanted_error_type
+
+if TYPE_CHECKING:
+    from .handler import CoreRequestHandler
+
+log = logging.getLogger("core4flask")
+
+
+class HTTPError(Exception):
+    """Raise to answer with an error status: ``raise HTTPError(409, "stale")``."""
+
+    def __init__(self, status_code: int = 500, message: str | None = None, *args: Any, **kwargs: Any) -> None:
+        self.status_code = int(status_code)
+        self.message = message % args if message and args else message
+        #: extra response headers, e.g. ``{"Retry-After": "60"}``
+        self.headers: dict[str, str] = dict(kwargs.get("headers") or {})
+        super().__init__(self.status_code, self.message)
+
+    def __str__(self) -> str:
+        text = f"HTTP {self.status_code}: {reason(self.status_code)}"
+        return f"{text} ({self.message})" if self.message else text
+
+
+class Redirect(Exception):
+    """Answer with a redirect from deep inside the dispatch flow."""
+
+    def __init__(self, location: str, code: int = 302) -> None:
+        super().__init__(location)
+        self.location = location
+        self.code = code
+
+
+class MissingArgumentError(HTTPError):
+    """A required request argument is absent."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(400, f"Missing argument {name}")
+        self.argument = name
+
+
+class ArgumentParsingError(HTTPError):
+    """A request argument cannot be converted to the requested type."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, message)
+
+
+def error_text(exc: BaseException, *, debug: bool) -> str:
+    """The ``error`` text of an envelope: ``module.Class: message``."""
+    kind = type(exc)
+    module = kind.__module__
+    name = kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+    text = f"{name}: {exc}" if str(exc) else name
+    if debug:
+        frames = traceback.format_exception(kind, exc, exc.__traceback__)
+        text = text + "\n" + "".join(frames)
+    return text
+
+
+def status_of(exc: BaseException) -> int:
+    """The HTTP status an exception answers with."""
+    if isinstance(exc, HTTPError):
+        return exc.status_code
+    if isinstance(exc, HTTPException):
+        return exc.code or 500
+    if type(exc).__name__ == "StoreUnavailable":
+        return 503
+    return 500
+
+
+def error_response(exc: BaseException, handler: CoreRequestHandler | None = None) -> Response:
+    """Turn any exception into the error response the client asked for."""
+    if isinstance(exc, Redirect):
+        return redirect(exc.location, exc.code)
+    code = status_of(exc)
+    debug = _debug()
+    if code >= 500 and code != 503:
+        log.error("request failed", exc_info=(type(exc), exc, exc.__traceback__))
+    if isinstance(exc, HTTPException) and not isinstance(exc, MethodNotAllowed) and code == 404:
+        text: str | None = f"{request.method} {request.path} not found"
+    elif type(exc).__name__ == "StoreUnavailable":
+        text = "the user and role store is not reachable, try again shortly"
+    elif isinstance(exc, HTTPException):
+        text = f"HTTP {code}: {reason(code)}" + (f" ({exc.description})" if exc.description else "")
+    else:
+        text = error_text(exc, debug=debug)
+    if debug and isinstance(exc, HTTPError | HTTPException):
+        text = error_text(exc, debug=True) if isinstance(exc, HTTPError) else text
+    response = render_error(code, text, handler)
+    if isinstance(exc, HTTPError):
+        for key, value in exc.headers.items():
+            response.headers[key] = value
+    elif isinstance(exc, HTTPException):
+        for key, value in exc.get_headers():
+            if key.lower() != "content-type":
+                response.headers[key] = value
+    if code == 503:
+        response.headers.setdefault("Retry-After", "5")
+    return response
+
+
+def render_error(code: int, text: str | None, handler: CoreRequestHandler | None = None) -> Response:
+    """Render an error status with an optional error text for this client."""
+    identifier, started, flash = _request_state(handler)
+    kind = wanted_error_type(request.headers.get("Accept", ""), _content_type_argument())
+    if kind == "html":
+        body = _HTML.format(
+            code=code,
+            message=escape(reason(code)),
+            error=f"<pre>{escape(text)}</pre>" if text else "",
+            identifier=escape(identifier or ""),
+        )
+        response = Response(body, code, content_type="text/html; charset=UTF-8")
+    elif kind in ("text", "csv"):
+        lines = [f"{code}: {reason(code)}", "-" * 79]
+        if text:
+            lines.append(text)
+        lines.append(f"request_id {identifier}")
+        response = Response("\n".join(lines) + "\n", code, content_type="text/plain; charset=UTF-8")
+    else:
+        envelope = build_envelope(identifier, code, started, error=text, flash=flash, is_error=True)
+        response = Response(dumps(envelope), code, content_type="application/json; charset=UTF-8")
+    return response
+
+
+def _request_state(handler: CoreRequestHandler | None) -> tuple[str | None, datetime.datetime, list]:
+    if handler is not None:
+        return handler.identifier, handler.started, handler._flash
+    state = getattr(g, "core4", None) if has_request_context() else None
+    if state is None:
+        from .handler import new_identifier, utcnow
+
+        state = RequestState(new_identifier(), utcnow())
+        if has_request_context():
+            g.core4 = state
+    return state.identifier, state.started, state._flash
+
+
+class RequestState:
+    """Identity of a request that no handler served (e.g. an unknown path)."""
+
+    __slots__ = ("identifier", "started", "_flash", "current_user")
+
+    def __init__(self, identifier: str, started: datetime.datetime) -> None:
+        self.identifier = identifier
+        self.started = started
+        self._flash: list = []
+        self.current_user = None
+
+
+def _content_type_argument() -> str | None:
+    try:
+        return request.args.get("content_type")
+    except Exception:  # noqa: BLE001 - a broken query string must not break the error page
+        return None
+
+
+def _debug() -> bool:
+    try:
+        return bool(current_app.extensions["core4flask"].config.api.setting.debug)
+    except (KeyError, AttributeError, RuntimeError):
+        return False
+
+
+_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{code}: {message}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}}
+pre{{white-space:pre-wrap;background:#f3f4f6;padding:1rem;border-radius:.5rem}}
+footer{{color:#4b5563;font-size:.875rem}}</style></head>
+<body><main><h1>{code}: {message}</h1>{error}
+<p>Sorry, the request could not be completed.</p></main>
+<footer>request_id {identifier}</footer></body></html>
+"""

@@ -1,0 +1,288 @@
+"""``CoreRequestHandler``: the MethodView users subclass.
+
+One instance serves one request. The dispatch flow mirrors core4's
+``prepare``: a request ``_id``, CORS preflight, the ``?_help`` redirect,
+authentication and authorisation for protected handlers, the method itself
+(sync or ``async def``), and the reply. Every exception on the way becomes a
+response in :mod:`core4flask.errors`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import os
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import flask
+from bson import ObjectId
+from flask.views import MethodView
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from ._async import Done, run_async_method
+from .arguments import ArgumentsMixin
+from .config import ConfigDict
+from .errors import HTTPError, Redirect, error_response
+from .negotiation import best_match
+from .paths import project_of, qual_name_of
+from .response import ResponseMixin
+from .templating import TemplateMixin
+
+if TYPE_CHECKING:
+    from .container import Resource
+
+#: HTTP methods a handler class may implement, in documentation order.
+HTTP_METHODS = ("get", "post", "put", "delete", "patch", "options", "head")
+#: Where browsers are sent to sign in.
+LOGIN_URL = "/core4/api/v1/login"
+
+
+def new_identifier() -> str:
+    """A new request ``_id`` (24-hex ObjectId string)."""
+    return str(ObjectId())
+
+
+def utcnow() -> datetime.datetime:
+    """The current time as naive UTC."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodView):
+    """Base class of core4flask request handlers.
+
+    Subclasses implement ``get``/``post``/``put``/``delete``/``patch`` and answer
+    with :meth:`reply`, :meth:`render`, :meth:`download`, :meth:`redirect` or by
+    returning a value.
+    """
+
+    #: require an authenticated and authorised user
+    protected: bool = True
+    #: title of the handler (mini application)
+    title: str | None = None
+    #: subtitle; listings show the qual_name when empty
+    subtitle: str | None = None
+    #: author of the handler
+    author: str | None = None
+    #: tags; ``api`` hides the handler from the launcher
+    tag: list[str] = ["api"]  # noqa: RUF012 - never mutated, copied per resource
+    #: Material Design icon name
+    icon: str = "mdi-circle-medium"
+    #: landing page URL; the handler's GET when empty
+    enter_url: str | None = None
+    #: description overriding the class docstring
+    doc: str | None = None
+    #: single page application flag (metadata)
+    spa: bool = False
+    #: widget size (metadata)
+    res: int = 11
+    #: ``blank`` opens the mini application in a new window
+    target: str | None = None
+    #: template folder: relative to the module, ``/x`` from the project root
+    template_path: str | None = None
+    #: static folder: relative to the module, ``/x`` from the project root
+    static_path: str | None = None
+    #: logger level of the handler
+    log_level: str | None = None
+    #: which qual_name permissions are checked against: handler or container
+    perm_base: str = "handler"
+    #: attributes a rule's kwargs may override
+    propagate: tuple[str, ...] = (
+        "protected",
+        "title",
+        "subtitle",
+        "author",
+        "tag",
+        "icon",
+        "enter_url",
+        "doc",
+        "spa",
+        "res",
+        "target",
+        "template_path",
+        "static_path",
+        "log_level",
+    )
+
+    def __init__(self, resource: Resource | None = None) -> None:
+        self.request = flask.request._get_current_object()  # type: ignore[attr-defined]
+        self.identifier = new_identifier()
+        self.started = utcnow()
+        self._flash: list[dict[str, Any]] = []
+        self.user: Any = None
+        self.current_user: str | None = None
+        self.token_exp: datetime.datetime | None = None
+        self.resource = resource
+        if resource is not None:
+            self.__dict__.update(resource.props)
+            self.rsc_id: str | None = resource.rsc_id
+            self.root: str = resource.root
+            self._ext = resource.ext
+        else:
+            self.rsc_id = None
+            self.root = ""
+            self._ext = flask.current_app.extensions.get("core4flask")
+
+    # -- identity ----------------------------------------------------------------
+    @classmethod
+    def qual_name(cls) -> str:
+        """``module.ClassName``; permissions are matched against it."""
+        return qual_name_of(cls)
+
+    @property
+    def project(self) -> str:
+        """The top-level package of the handler's module."""
+        return project_of(type(self))
+
+    @property
+    def config(self) -> ConfigDict:
+        """The core4flask configuration."""
+        return self._ext.config if self._ext is not None else ConfigDict()
+
+    @property
+    def class_config(self) -> ConfigDict:
+        """The configuration section at this handler's qual_name path."""
+        if self.resource is not None:
+            return self.resource.class_config
+        from .config import class_section
+
+        return class_section(self.config, self.qual_name())
+
+    @property
+    def application(self) -> Any:
+        """The resource: ``application.container`` is the container class."""
+        return self.resource
+
+    @property
+    def _debug(self) -> bool:
+        return bool(self.config.get_path("api.setting.debug", False))
+
+    # -- dispatch ---------------------------------------------------------------------
+    def dispatch_request(self, *args: Any, **kwargs: Any) -> WerkzeugResponse:
+        """Flask's entry point (also used with ``as_view`` outside containers)."""
+        return self.run(args, kwargs)
+
+    def run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> WerkzeugResponse:
+        """Serve the request with the given URL arguments."""
+        flask.g.core4 = self
+        method = self.request.method
+        try:
+            if method == "OPTIONS":
+                return self.make_response(None)
+            if self.resource is not None and "_help" in self.request.args:
+                return flask.redirect(f"{self.root}/_info/help/{self.rsc_id}", 302)
+            self.prepare_protection()
+            result = self.prepare()
+            if result is None and not self._answered():
+                result = self.call_method(method, args, kwargs)
+            return self.make_response(result)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an error response
+            return error_response(exc, self)
+
+    def call_method(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call the handler method for an HTTP method (405 if undefined)."""
+        func = getattr(self, method.lower(), None)
+        if func is None and method == "HEAD":
+            func = getattr(self, "get", None)
+        if func is None or method.lower() not in HTTP_METHODS:
+            raise HTTPError(405, headers={"Allow": ", ".join(self.allowed_methods())})
+        if inspect.iscoroutinefunction(func):
+            return run_async_method(func, *args, **kwargs)
+        return func(*args, **kwargs)
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The HTTP methods this class answers."""
+        allowed = [m.upper() for m in HTTP_METHODS if callable(getattr(cls, m, None))]
+        if "GET" in allowed and "HEAD" not in allowed:
+            allowed.append("HEAD")
+        if "OPTIONS" not in allowed:
+            allowed.append("OPTIONS")
+        return allowed
+
+    def _answered(self) -> bool:
+        return self._body is not None or self._response is not None
+
+    def prepare(self) -> Any:
+        """Hook run after authentication, before the method; return a value
+        (or answer) to skip the method."""
+        return None
+
+    # -- authentication and authorisation ---------------------------------------------
+    def prepare_protection(self) -> None:
+        """Authenticate and authorise the request of a protected handler."""
+        self.prepare_protection_for(self.request.method)
+
+    def verify_access(self, method: str | None = None) -> bool:
+        """Whether the user may use this handler with this HTTP method."""
+        return bool(self.user.has_api_access(self.qual_name(), method or self.request.method))
+
+    def unauthorized(self) -> Exception:
+        """401 for API clients; browsers asking for a page go to the login page."""
+        request = self.request
+        accept = request.headers.get("Accept", "")
+        if request.method in ("GET", "HEAD") and best_match(accept) == "text/html":
+            target = quote(request.full_path if request.query_string else request.path, safe="/")
+            return Redirect(f"{LOGIN_URL}?next={target}")
+        return HTTPError(
+            401,
+            "login required: send a token or username and password",
+            headers={"WWW-Authenticate": 'Bearer realm="core4flask"'},
+        )
+
+    # -- files ------------------------------------------------------------------------
+    def download(self, source: str | os.PathLike[str], filename: str | None = None, chunk_size: int = 1 << 20) -> Done:
+        """Send a file as an attachment, streamed; ``await`` is optional."""
+        path = os.path.abspath(os.fspath(source))
+        if not os.path.isfile(path):
+            raise HTTPError(404, f"file [{os.path.basename(path)}] not found")
+        name = os.path.basename(filename or path)
+        self._response = flask.send_file(
+            path,
+            mimetype="application/octet-stream",
+            as_attachment=True,
+            download_name=name,
+            conditional=True,
+            max_age=0,
+        )
+        self._response.direct_passthrough = True
+        return Done()
+
+    # -- mini application pages (see core4flask.apps.meta) ---------------------------
+    def run_page(self, mode: str) -> WerkzeugResponse:
+        """Serve the card, help or enter page of this handler's resource."""
+        from .apps import meta
+
+        flask.g.core4 = self
+        try:
+            if self.request.method == "OPTIONS":
+                return self.make_response(None)
+            self.prepare_protection_for(mode.upper())
+            return self.make_response(meta.serve_page(self, mode))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an error response
+            return error_response(exc, self)
+
+    def prepare_protection_for(self, pseudo_method: str) -> None:
+        """Authenticate and authorise a card/help/enter page request."""
+        if not self.protected:
+            return
+        auth = getattr(self._ext, "auth", None)
+        user = auth.authenticate(self) if auth is not None else None
+        if user is None:
+            raise self.unauthorized()
+        self.user = user
+        self.current_user = user.name
+        if not self.verify_access(pseudo_method):
+            raise HTTPError(403, f"user [{user.name}] has no access to [{self.qual_name()}]")
+
+    def card(self, **meta: Any) -> Any:
+        """The card page; override to render your own (``card()`` or ``card(**meta)``)."""
+        from .apps.meta import default_card
+
+        return default_card(self, meta)
+
+    def enter(self) -> Any:
+        """The landing page: the handler's GET without URL arguments."""
+        from .apps.meta import default_enter
+
+        return default_enter(self)

@@ -1,0 +1,193 @@
+"""Building the response of a handler: ``reply()``, ``write()``, flashing.
+
+A handler collects status, headers and at most one body; the dispatcher turns
+that into a werkzeug response when the method returns.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import flask
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from .envelope import build_envelope, dumps, dumps_with_raw, reason
+from .negotiation import SHORT_NAMES, dataframe_records_json, is_dataframe, render_dataframe, wanted_type
+from .pagination import PageResult
+
+JSON_TYPE = "application/json; charset=UTF-8"
+FLASH_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ResponseMixin:
+    """Status, headers, body and flash messages of one request."""
+
+    identifier: str
+    started: datetime.datetime
+    request: Any
+    _status: int = 200
+    _headers: list[tuple[str, str]] | None = None
+    _body: Any = None
+    _content_type: str | None = None
+    _chunks: list[bytes] | None = None
+    _response: WerkzeugResponse | None = None
+    _flash: list[dict[str, Any]]
+
+    # -- status and headers -------------------------------------------------
+    def set_status(self, status_code: int, reason: str | None = None) -> None:
+        """Set the HTTP status of the response."""
+        self._status = int(status_code)
+
+    def get_status(self) -> int:
+        """The HTTP status set so far."""
+        return self._status
+
+    def set_header(self, name: str, value: Any) -> None:
+        """Set a response header, replacing earlier values."""
+        headers = self._headers or []
+        lowered = name.lower()
+        self._headers = [(k, v) for k, v in headers if k.lower() != lowered]
+        self._headers.append((name, str(value)))
+
+    def add_header(self, name: str, value: Any) -> None:
+        """Add a response header, keeping earlier values."""
+        if self._headers is None:
+            self._headers = []
+        self._headers.append((name, str(value)))
+
+    def clear_header(self, name: str) -> None:
+        """Remove a response header."""
+        lowered = name.lower()
+        self._headers = [(k, v) for k, v in (self._headers or []) if k.lower() != lowered]
+
+    # -- flashing ---------------------------------------------------------------
+    def flash(self, level: str, message: Any, *args: Any) -> None:
+        """Add a message to the ``flash`` list of every JSON envelope."""
+        level = str(level).strip().upper()
+        if level not in FLASH_LEVELS:
+            raise ValueError(f"flash level must be one of {FLASH_LEVELS}, not [{level}]")
+        if isinstance(message, dict):
+            self._flash.append({"level": level, "data": message})
+        else:
+            text = str(message) % args if args else str(message)
+            self._flash.append({"level": level, "message": text})
+
+    def flash_debug(self, message: Any, *args: Any) -> None:
+        """Flash a DEBUG message."""
+        self.flash("DEBUG", message, *args)
+
+    def flash_info(self, message: Any, *args: Any) -> None:
+        """Flash an INFO message."""
+        self.flash("INFO", message, *args)
+
+    def flash_warning(self, message: Any, *args: Any) -> None:
+        """Flash a WARNING message."""
+        self.flash("WARNING", message, *args)
+
+    def flash_error(self, message: Any, *args: Any) -> None:
+        """Flash an ERROR message."""
+        self.flash("ERROR", message, *args)
+
+    # -- content negotiation ---------------------------------------------------------
+    def wanted_type(self) -> str:
+        """``json``, ``html``, ``text`` or ``csv``, from the ``content_type``
+        argument or the Accept header."""
+        argument = self.get_argument("content_type", default=None)  # type: ignore[attr-defined]
+        if argument is not None and not isinstance(argument, str):
+            argument = None
+        return wanted_type(self.request.headers.get("Accept", ""), argument)
+
+    def wants_json(self) -> bool:
+        """True when the client wants JSON."""
+        return self.wanted_type() == "json"
+
+    def wants_html(self) -> bool:
+        """True when the client wants HTML."""
+        return self.wanted_type() == "html"
+
+    def wants_csv(self) -> bool:
+        """True when the client wants CSV."""
+        return self.wanted_type() == "csv"
+
+    def wants_text(self) -> bool:
+        """True when the client wants plain text."""
+        return self.wanted_type() == "text"
+
+    # -- bodies -------------------------------------------------------------------------
+    def envelope(self, data: Any = None, **extra: Any) -> dict[str, Any]:
+        """The success envelope around ``data`` with the current status."""
+        return build_envelope(self.identifier, self._status, self.started, data=data, flash=self._flash, extra=extra)
+
+    def reply(self, chunk: Any) -> None:
+        """Answer with ``chunk``: the JSON envelope, or a DataFrame rendered
+        as the client asked (JSON records, HTML table, CSV, text table)."""
+        if is_dataframe(chunk):
+            kind = self.wanted_type()
+            if kind in SHORT_NAMES and kind != "json":
+                body, content_type = render_dataframe(chunk, kind)
+                self.finish_body(body, content_type)
+                return
+            payload = dumps_with_raw(self.envelope(), "data", dataframe_records_json(chunk))
+        elif isinstance(chunk, PageResult):
+            data = chunk.body
+            if is_dataframe(data):
+                data = data.to_dict("records")
+            payload = dumps(self.envelope(data, **chunk.paging()))
+        else:
+            payload = dumps(self.envelope(chunk))
+        self.finish_body(payload, JSON_TYPE)
+
+    def write(self, chunk: Any) -> None:
+        """Append to the response body (a dict is written as JSON)."""
+        if self._chunks is None:
+            self._chunks = []
+        if isinstance(chunk, dict | list):
+            chunk = dumps(chunk)
+            self._content_type = self._content_type or JSON_TYPE
+        elif isinstance(chunk, str):
+            chunk = chunk.encode("utf-8")
+        self._chunks.append(chunk)
+
+    def finish(self, chunk: Any = None) -> None:
+        """Finish the response, optionally writing a last chunk."""
+        if chunk is not None:
+            self.write(chunk)
+        self.finish_body(b"".join(self._chunks or ()), self._content_type or "text/html; charset=UTF-8")
+
+    def finish_body(self, body: Any, content_type: str) -> None:
+        """Set the complete body of the response."""
+        self._body = body
+        self._content_type = content_type
+        self._chunks = None
+
+    def redirect(self, url: str, permanent: bool = False, status: int | None = None) -> None:
+        """Answer with a redirect to ``url``."""
+        code = status or (301 if permanent else 302)
+        self._response = flask.redirect(url, code)
+
+    # -- the final response -----------------------------------------------------------
+    def make_response(self, result: Any = None) -> WerkzeugResponse:
+        """Turn what the handler did (or returned) into a response."""
+        if isinstance(result, WerkzeugResponse):
+            response = result
+        else:
+            if result is not None and self._body is None and self._response is None:
+                self.reply(result)
+            response = self._response
+            if response is None:
+                if self._body is None and self._chunks is not None:
+                    self.finish()
+                body = self._body if self._body is not None else b""
+                response = WerkzeugResponse(body, self._status, content_type=self._content_type or JSON_TYPE)
+        for key, value in self._headers or ():
+            if key.lower() == "set-cookie":
+                response.headers.add(key, value)
+            else:
+                response.headers[key] = value
+        return response
+
+    @staticmethod
+    def reason(code: int) -> str:
+        """The reason phrase of a status code."""
+        return reason(code)

@@ -1,0 +1,1 @@
+"""Users and roles: field validation, model and REST API."""

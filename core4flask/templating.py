@@ -1,0 +1,128 @@
+"""Jinja2 rendering for handlers, and the URLs of their static files."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .paths import project_root, resolve_folder
+
+#: Templates shipped with the package (error, login, help, card, launcher).
+PACKAGE_TEMPLATES = Path(__file__).with_name("templates")
+#: The default static folder shipped with the package.
+PACKAGE_STATIC = Path(__file__).with_name("static")
+
+_environments: dict[tuple[str, bool], jinja2.Environment] = {}
+_lock = threading.Lock()
+
+
+def environment(folder: Path, *, auto_reload: bool = False) -> jinja2.Environment:
+    """A cached Jinja2 environment loading from ``folder`` (then the package)."""
+    key = (str(folder), auto_reload)
+    env = _environments.get(key)
+    if env is None:
+        with _lock:
+            env = _environments.get(key)
+            if env is None:
+                loader = jinja2.ChoiceLoader(
+                    [jinja2.FileSystemLoader(str(folder)), jinja2.FileSystemLoader(str(PACKAGE_TEMPLATES))]
+                )
+                env = jinja2.Environment(
+                    loader=loader,
+                    autoescape=jinja2.select_autoescape(default_for_string=True, default=True),
+                    auto_reload=auto_reload,
+                    undefined=jinja2.StrictUndefined,
+                )
+                _environments[key] = env
+    return env
+
+
+def package_environment() -> jinja2.Environment:
+    """The environment of the package's own templates."""
+    return environment(PACKAGE_TEMPLATES)
+
+
+def split_template_name(name: str, folder: Path, module: str) -> tuple[Path, str]:
+    """Find the folder and file name a ``render()`` argument addresses.
+
+    ``file:///abs/dir/x.html`` is absolute, ``/sub/x.html`` is below the
+    project root, anything else below the handler's template folder.
+    """
+    if name.startswith("file://"):
+        path = Path(name[len("file://") :])
+        return path.parent, path.name
+    if name.startswith("/"):
+        return project_root(module), name.lstrip("/")
+    return folder, name
+
+
+class TemplateMixin:
+    """``render()``, ``render_string()``, ``static_url()`` and ``default_static()``."""
+
+    template_path: str | None
+    static_path: str | None
+    rsc_id: str | None
+    root: str
+
+    def template_folder(self) -> Path:
+        """The folder relative template names are looked up in."""
+        return resolve_folder(self.template_path, type(self).__module__)
+
+    def static_folder(self) -> Path:
+        """The folder ``static_url()`` serves from."""
+        return resolve_folder(self.static_path, type(self).__module__)
+
+    def template_namespace(self) -> dict[str, Any]:
+        """Names available in every template rendered by this handler."""
+        return {
+            "handler": self,
+            "request": getattr(self, "request", None),
+            "qual_name": self.qual_name(),  # type: ignore[attr-defined]
+            "project": getattr(self, "project", None),
+            "author": getattr(self, "author", None),
+            "tag": getattr(self, "tag", None),
+            "title": getattr(self, "title", None),
+            "subtitle": getattr(self, "subtitle", None),
+            "template_path": self.template_path,
+            "static_path": self.static_path,
+            "log_level": getattr(self, "log_level", None),
+            "token_exp": getattr(self, "token_exp", None),
+            "started": getattr(self, "started", None),
+            "protected": getattr(self, "protected", None),
+            "config": getattr(self, "config", None),
+            "class_config": getattr(self, "class_config", None),
+            "icon": getattr(self, "icon", None),
+            "identifier": getattr(self, "identifier", None),
+            "user": getattr(self, "user", None),
+            "current_user": getattr(self, "current_user", None),
+            "enter_url": getattr(self, "enter_url", None),
+            "application": getattr(self, "application", None),
+            "_flash": getattr(self, "_flash", None),
+            "static_url": self.static_url,
+            "default_static": self.default_static,
+        }
+
+    def render_string(self, template_name: str, **kwargs: Any) -> str:
+        """Render a template to a string."""
+        folder, name = split_template_name(template_name, self.template_folder(), type(self).__module__)
+        debug = bool(getattr(self, "_debug", False))
+        template = environment(folder, auto_reload=debug).get_template(name)
+        namespace = self.template_namespace()
+        namespace.update(kwargs)
+        return template.render(namespace)
+
+    def render(self, template_name: str, **kwargs: Any) -> None:
+        """Render a template as the (HTML) response."""
+        body = self.render_string(template_name, **kwargs)
+        self.finish_body(body, "text/html; charset=UTF-8")  # type: ignore[attr-defined]
+
+    def static_url(self, path: str) -> str:
+        """URL of a file in the handler's static folder (``/x`` = project root)."""
+        return f"{self.root}/_asset/project/{self.rsc_id}/{path}"
+
+    def default_static(self, path: str) -> str:
+        """URL of a file in the default static folder."""
+        return f"{self.root}/_asset/default/{self.rsc_id}/{path.lstrip('/')}"
