@@ -33,7 +33,8 @@ def post_worker_init(worker):
     """Start the per-process parts (registry heartbeat) once the worker serves."""
     ext = getattr(worker.wsgi, "extensions", {}).get("core4flask")
     if ext is not None:
-        port = worker.address[0][1] if worker.address and isinstance(worker.address[0], tuple) else None
+        names = [sock.getsockname() for sock in worker.sockets]
+        port = next((name[1] for name in names if isinstance(name, tuple)), None)
         ext.start_serving(port)
 
 

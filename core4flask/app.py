@@ -44,6 +44,8 @@ class Core4:
         self.containers: list[ContainerApp] = []
         #: the authenticator (see core4flask.auth); None until installed
         self.auth: Any = None
+        #: rules every container gets after its own (e.g. ``<root>/login``)
+        self.automatic_rules: list[tuple[Any, ...]] = []
         #: callbacks run once per serving process: ``on_start(ext, port)``
         self.on_start: list[Any] = []
         #: callbacks run when a serving process stops: ``on_stop(ext)``

@@ -208,7 +208,10 @@ class ContainerApp:
         from .apps.info import InfoHandler
 
         seen: set[str] = set()
-        rules: Iterable[Any] = [(r"/_info", InfoHandler), *self.container.rules]
+        own = {normalise_pattern(split_rule(r)[0], split_rule(r)[1]) for r in self.container.rules}
+        # automatic rules (login/logout on every root) yield to the container's own
+        automatic = [r for r in self.ext.automatic_rules if normalise_pattern(r[0], r[1]) not in own]
+        rules: Iterable[Any] = [(r"/_info", InfoHandler), *self.container.rules, *automatic]
         for rule in rules:
             pattern, handler, kwargs, name = split_rule(rule)
             pattern = normalise_pattern(pattern, handler)

@@ -1,0 +1,1 @@
+"""Scripts started as real servers by the end-to-end tests."""

@@ -1,0 +1,38 @@
+"""``serve()`` with several containers and worker processes."""
+
+import sys
+
+from core4flask import CoreApiContainer, CoreRequestHandler, serve
+
+
+class Hello(CoreRequestHandler):
+    protected = False
+
+    def get(self):
+        import os
+
+        self.reply({"pid": os.getpid()})
+
+
+class Sleepy(CoreRequestHandler):
+    protected = False
+
+    def get(self):
+        import time
+
+        time.sleep(float(self.get_argument("s", default="0.5")))
+        self.reply("slept")
+
+
+class One(CoreApiContainer):
+    root = "/one"
+    rules = [(r"/hello", Hello), (r"/sleep", Sleepy)]
+
+
+class Two(CoreApiContainer):
+    root = "/two"
+    rules = [(r"/hello", Hello)]
+
+
+if __name__ == "__main__":
+    serve(One, Two, workers=int(sys.argv[1]) if len(sys.argv) > 1 else 1)
