@@ -1,0 +1,1 @@
+"""Mini applications: help, card and enter pages, the launcher and API docs."""
