@@ -1,0 +1,393 @@
+"""The storage interface every backend implements, and the helpers they share.
+
+A store keeps users and roles (core4's ``sys.role``), per-user settings
+(``sys.setting``), small key-value namespaces, the failed-login counters and
+the registry of serving processes. Two backends exist: :class:`SQLiteStore`
+(embedded default) and :class:`MongoStore`. Both speak plain Python data:
+ids are 24-hex strings and all datetimes are naive UTC with millisecond
+precision (the precision MongoDB keeps), whatever the backend stores.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+
+#: the fields of a ``sys.role`` document; core4 rejects any other field
+ROLE_FIELDS = frozenset("_id name realname email password perm role is_active etag created updated last_login".split())
+
+#: the key-value namespace that remembers when a resource id was first published
+FIRST_SEEN_NS = "registry.first_seen"
+
+#: the file name of the embedded database inside the instance folder
+SQLITE_FILENAME = "core4flask.sqlite3"
+
+_ID_PATTERN = re.compile(r"[0-9a-fA-F]{24}")
+
+
+class StoreError(Exception):
+    """Base class of the errors a store raises on purpose."""
+
+
+class StoreUnavailable(StoreError):
+    """The backend cannot be reached or cannot serve the request right now.
+
+    The web layer answers it with 503. The store recovers by itself once the
+    backend is back; no restart is needed.
+    """
+
+
+class DuplicateKey(StoreError):
+    """An insert or update would break a unique constraint.
+
+    :attr:`field` is ``"name"``, ``"email"`` or ``"_id"``.
+    """
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"duplicate key [{field}]")
+        #: the field whose value is already taken
+        self.field = field
+
+
+def utcnow() -> datetime:
+    """Return the current time as naive UTC, truncated to milliseconds."""
+    return to_naive_utc(datetime.now(UTC))
+
+
+def to_naive_utc(value: datetime) -> datetime:
+    """Convert ``value`` to naive UTC with millisecond precision.
+
+    Naive input is taken to be UTC already. MongoDB keeps milliseconds only,
+    so every backend truncates to them to return identical values.
+    """
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def new_id() -> str:
+    """Return a fresh id (an ObjectId as 24 lower-case hex digits)."""
+    return str(ObjectId())
+
+
+def normalize_id(value: Any) -> str | None:
+    """Return ``value`` as a lower-case 24-hex id, or None if it is not one."""
+    if isinstance(value, ObjectId):
+        return str(value)
+    if isinstance(value, str) and _ID_PATTERN.fullmatch(value):
+        return value.lower()
+    return None
+
+
+def _require_id(field: str, value: Any) -> str:
+    normalized = normalize_id(value)
+    if normalized is None:
+        raise ValueError(f"role field [{field}] must be a 24-hex id, got {value!r}")
+    return normalized
+
+
+def _normalize_role_value(field: str, value: Any) -> Any:
+    if field in ("_id", "etag"):
+        return _require_id(field, value)
+    if field == "role":
+        if not isinstance(value, list | tuple):
+            raise ValueError("role field [role] must be a list of ids")
+        return [_require_id("role", item) for item in value]
+    if isinstance(value, datetime):
+        return to_naive_utc(value)
+    return value
+
+
+def _check_role_types(fields: Mapping[str, Any]) -> None:
+    unknown = set(fields) - ROLE_FIELDS
+    if unknown:
+        raise ValueError(f"unknown role field(s) {sorted(unknown)}")
+    if "name" in fields and not isinstance(fields["name"], str):
+        raise ValueError("role field [name] must be a string")
+    email = fields.get("email")
+    if email is not None and not isinstance(email, str):
+        raise ValueError("role field [email] must be a string")
+
+
+def check_role_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a role document for insertion and return a normalized copy.
+
+    ``_id``, ``etag`` and ``name`` are required; unknown fields raise
+    ValueError. An ``email`` of None means "no email" and is left out, so the
+    partial unique index on email never sees it.
+    """
+    if not isinstance(doc, Mapping):
+        raise ValueError("a role document must be a dict")
+    for required in ("_id", "etag", "name"):
+        if doc.get(required) is None:
+            raise ValueError(f"role field [{required}] is required")
+    _check_role_types(doc)
+    return {
+        key: _normalize_role_value(key, value) for key, value in doc.items() if not (key == "email" and value is None)
+    }
+
+
+def check_role_fields(fields: Mapping[str, Any], unset: Iterable[str] = ()) -> tuple[dict[str, Any], list[str]]:
+    """Validate the fields and the unset list of a role update.
+
+    Returns normalized copies; ``email: None`` moves to the unset list.
+    """
+    removed = list(dict.fromkeys(unset))
+    _check_role_types(fields)
+    if set(removed) - ROLE_FIELDS:
+        raise ValueError(f"unknown role field(s) {sorted(set(removed) - ROLE_FIELDS)}")
+    if "_id" in fields:
+        raise ValueError("role field [_id] cannot be changed")
+    if {"_id", "etag", "name"} & set(removed):
+        raise ValueError("role fields [_id], [etag] and [name] cannot be removed")
+    both = set(fields) & set(removed)
+    if both:
+        raise ValueError(f"role field(s) {sorted(both)} both set and removed")
+    normalized: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key == "email" and value is None:
+            removed.append("email")
+        else:
+            normalized[key] = _normalize_role_value(key, value)
+    return normalized, removed
+
+
+def check_namespace(ns: str) -> None:
+    """Reject key-value namespaces that could clash when joined with a key."""
+    if not isinstance(ns, str) or not ns or "/" in ns:
+        raise ValueError(f"invalid key-value namespace {ns!r}")
+
+
+def order_by_ids(docs: Iterable[dict[str, Any]], ids: Iterable[str]) -> list[dict]:
+    """Return ``docs`` in the order of ``ids``, each once, missing ones left out."""
+    by_id = {doc["_id"]: doc for doc in docs}
+    return [by_id[_id] for _id in dict.fromkeys(ids) if _id in by_id]
+
+
+class Store(abc.ABC):
+    """The storage interface; see the module docstring for conventions.
+
+    Every method may raise :class:`StoreUnavailable` when the backend is
+    down. Methods taking an id treat a string that is not a 24-hex id like an
+    id that does not exist.
+    """
+
+    #: returns "now" as naive UTC; tests replace it on an instance to travel in time
+    clock: Callable[[], datetime] = staticmethod(utcnow)
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @abc.abstractmethod
+    def setup(self) -> None:
+        """Create tables, collections and indexes; safe to call repeatedly."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release this process's connection; the next call reconnects."""
+
+    @abc.abstractmethod
+    def after_fork(self) -> None:
+        """Drop the connection inherited from the parent process.
+
+        Stores also notice a changed process id by themselves; this hook makes
+        it explicit (e.g. gunicorn's ``post_fork``).
+        """
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Raise :class:`StoreUnavailable` unless the backend answers."""
+
+    def now(self) -> datetime:
+        """Return the current time from :attr:`clock`, normalized."""
+        return to_naive_utc(self.clock())
+
+    # -- roles and users ---------------------------------------------------
+
+    @abc.abstractmethod
+    def role_insert(self, doc: dict) -> None:
+        """Insert a role document (``_id``, ``etag`` and ``name`` required).
+
+        Raises :class:`DuplicateKey` when ``_id``, the name (compared
+        case-insensitively) or the email (likewise) is taken.
+        """
+
+    def role_get(self, _id: str) -> dict | None:
+        """Return the role document with this id, or None."""
+        docs = self.role_get_many([_id])
+        return docs[0] if docs else None
+
+    @abc.abstractmethod
+    def role_get_many(self, ids: list[str]) -> list[dict]:
+        """Return the documents of ``ids`` in that order; unknown ids are left out."""
+
+    @abc.abstractmethod
+    def role_by_name(self, name: str) -> dict | None:
+        """Return the role whose name equals ``name`` ignoring case (never a regex)."""
+
+    @abc.abstractmethod
+    def role_by_email(self, email: str) -> dict | None:
+        """Return the role whose email equals ``email`` ignoring case."""
+
+    @abc.abstractmethod
+    def role_find(
+        self,
+        query: dict | None = None,
+        *,
+        sort: str = "_id",
+        order: int = 1,
+        skip: int = 0,
+        limit: int | None = None,
+    ) -> list[dict]:
+        """Return the roles matching ``query`` (see :mod:`.query`).
+
+        Sorted by ``sort`` (``order`` 1 or -1, missing values first when
+        ascending, ties by ``_id``); ``limit`` None or 0 means no limit.
+        Raises :class:`~.query.QueryError` for a query outside the safe subset.
+        """
+
+    @abc.abstractmethod
+    def role_count(self, query: dict | None = None) -> int:
+        """Return how many roles match ``query``."""
+
+    @abc.abstractmethod
+    def role_update(self, _id: str, etag: str, fields: dict, unset: Iterable[str] = ()) -> bool:
+        """Set ``fields`` and remove ``unset`` if the stored etag equals ``etag``.
+
+        Returns False when the role is missing or its etag differs. The store
+        does not create a new etag: pass one in ``fields``.
+        Raises :class:`DuplicateKey` when the new name or email is taken.
+        """
+
+    @abc.abstractmethod
+    def role_touch(self, _id: str, fields: dict) -> None:
+        """Set ``fields`` without an etag check (last_login, password rehash)."""
+
+    @abc.abstractmethod
+    def role_delete(self, _id: str, etag: str) -> bool:
+        """Delete the role if its etag equals ``etag``.
+
+        On success the id is also pulled from every other document's ``role``
+        list, which leaves their etags unchanged.
+        """
+
+    @abc.abstractmethod
+    def role_distinct_names(self) -> list[str]:
+        """Return all role names, sorted by code point."""
+
+    # -- per-user settings -------------------------------------------------
+
+    @abc.abstractmethod
+    def setting_get(self, user_id: str) -> dict | None:
+        """Return the settings document of a user (without ``_id``), or None."""
+
+    @abc.abstractmethod
+    def setting_put(self, user_id: str, doc: dict) -> None:
+        """Replace the settings document of a user."""
+
+    @abc.abstractmethod
+    def setting_delete(self, user_id: str) -> bool:
+        """Delete the settings document of a user; False if there was none."""
+
+    # -- key-value namespaces ----------------------------------------------
+
+    @abc.abstractmethod
+    def kv_get(self, ns: str, key: str) -> Any | None:
+        """Return the value stored under ``ns``/``key`` unless missing or expired."""
+
+    @abc.abstractmethod
+    def kv_set(self, ns: str, key: str, value: Any, *, expires: datetime | None = None) -> None:
+        """Store ``value`` (JSON-like data, datetimes allowed) and stamp the change."""
+
+    @abc.abstractmethod
+    def kv_set_if_absent(self, ns: str, key: str, value: Any) -> Any:
+        """Store ``value`` unless a live value exists; return the value now stored.
+
+        Atomic: when processes race, all of them get the same winning value.
+        """
+
+    @abc.abstractmethod
+    def kv_delete(self, ns: str, key: str) -> None:
+        """Remove ``ns``/``key`` if present."""
+
+    @abc.abstractmethod
+    def kv_changed_since(self, ns: str, since: datetime | None) -> list[tuple[str, Any, datetime]]:
+        """Return ``(key, value, changed_at)`` of live entries changed after ``since``.
+
+        All entries when ``since`` is None; oldest first, ties by key. Change
+        times come from the writers' clocks at millisecond precision, so a
+        poller should ask again with a small overlap and ignore repeats.
+        """
+
+    @abc.abstractmethod
+    def kv_purge_expired(self, now: datetime | None = None) -> int:
+        """Delete entries that expired at ``now`` (default: :meth:`now`); return how many."""
+
+    # -- failed-login throttling -------------------------------------------
+
+    @abc.abstractmethod
+    def throttle_hit(self, key: str, window: float) -> int:
+        """Record one failure for ``key`` now; return failures in the last ``window`` s."""
+
+    @abc.abstractmethod
+    def throttle_count(self, key: str, window: float) -> int:
+        """Return the failures recorded for ``key`` in the last ``window`` seconds."""
+
+    @abc.abstractmethod
+    def throttle_clear(self, key: str) -> None:
+        """Forget every failure recorded for ``key``."""
+
+    # -- registry of serving processes -------------------------------------
+
+    @abc.abstractmethod
+    def registry_publish(self, server_id: str, server: dict, handlers: list[dict]) -> None:
+        """Replace the entry and handler documents of ``server_id``; beat its heart.
+
+        Each handler document needs an ``rsc_id``; the first publication of an
+        ``rsc_id`` is remembered for :meth:`registry_first_seen`.
+        """
+
+    @abc.abstractmethod
+    def registry_heartbeat(self, server_id: str) -> None:
+        """Mark ``server_id`` as alive now (no-op for an unknown server)."""
+
+    @abc.abstractmethod
+    def registry_remove(self, server_id: str) -> None:
+        """Remove the entry and handler documents of ``server_id`` only."""
+
+    @abc.abstractmethod
+    def registry_live(self, timeout: float) -> list[dict]:
+        """Return servers whose heartbeat is younger than ``timeout`` seconds.
+
+        Each item is ``{"server_id", "server", "heartbeat", "handlers"}``,
+        sorted by ``server_id``; handlers keep their published order.
+        """
+
+    @abc.abstractmethod
+    def registry_purge(self, timeout: float) -> int:
+        """Remove servers silent for ``timeout`` seconds or more; return how many."""
+
+    def registry_first_seen(self, rsc_id: str) -> datetime | None:
+        """Return when ``rsc_id`` was first published (for NEW badges), or None."""
+        value = self.kv_get(FIRST_SEEN_NS, rsc_id)
+        return value if isinstance(value, datetime) else None
+
+
+def open_store(mongo_url: str | None, instance_path: str, *, mongo_database: str | None = None) -> Store:
+    """Return the configured store (not yet connected; call :meth:`Store.setup`).
+
+    A MongoDB store when ``mongo_url`` is set, else the embedded SQLite file
+    ``<instance_path>/core4flask.sqlite3``.
+    """
+    if mongo_url:
+        from .mongo import MongoStore
+
+        return MongoStore(mongo_url, database=mongo_database)
+    from .sqlite import SQLiteStore
+
+    return SQLiteStore(os.path.join(instance_path, SQLITE_FILENAME))

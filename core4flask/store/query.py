@@ -1,0 +1,391 @@
+"""The safe subset of MongoDB queries accepted for role lists.
+
+:func:`validate_query` checks a client-supplied query and returns a
+normalized copy; :func:`match` and :func:`sort_docs` evaluate it in Python
+with MongoDB's semantics (the SQLite store uses them, and MongoDB runs the
+same normalized query itself). The subset never touches ``password``, so a
+client cannot probe password hashes through a filter.
+
+Supported: implicit equality (against a list field it means "contains"),
+``$eq $ne $in $nin $gt $gte $lt $lte $exists $regex`` (with ``$options`` made
+of ``i``, ``m``, ``s``) and ``$and $or $nor``. Compiled ``re`` patterns are
+accepted where MongoDB accepts regular expressions (as a value and inside
+``$in``/``$nin``).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.regex import Regex
+
+from .base import ROLE_FIELDS, normalize_id, to_naive_utc
+
+#: fields a query or a sort may name (never ``password``)
+ALLOWED_FIELDS = ROLE_FIELDS - {"password"}
+
+#: fields holding ids (ObjectIds in MongoDB, 24-hex strings in the API)
+ID_FIELDS = frozenset(("_id", "role", "etag"))
+
+_LOGICAL = frozenset(("$and", "$or", "$nor"))
+_COMPARE = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
+_COMPARISONS = frozenset(_COMPARE)
+_FIELD_OPERATORS = frozenset(("$eq", "$ne", "$in", "$nin", "$exists", "$regex", "$options")) | _COMPARISONS
+_OPTION_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
+_SCALARS = (str, int, float, bool, datetime)
+
+
+class QueryError(ValueError):
+    """The query is malformed or leaves the safe subset."""
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+#: stands for a field that a document does not have
+MISSING: Any = _Missing()
+
+
+# -- validation ---------------------------------------------------------------
+
+
+def validate_query(query: Any) -> dict:
+    """Check ``query`` and return its normalized form.
+
+    Every field condition becomes an operator dict (``{"name": "x"}`` turns
+    into ``{"name": {"$eq": "x"}}``), ids are lower-cased and datetimes made
+    naive UTC. Raises :class:`QueryError` for anything outside the subset.
+    """
+    if query is None:
+        return {}
+    return _validate_document(query)
+
+
+def validate_sort(field: str, order: int) -> tuple[str, int]:
+    """Check a sort field and direction (1 or -1)."""
+    _check_field(field)
+    if isinstance(order, bool) or order not in (1, -1):
+        raise QueryError(f"sort order must be 1 or -1, got {order!r}")
+    return field, order
+
+
+def validate_page(skip: int, limit: int | None) -> tuple[int, int | None]:
+    """Check ``skip`` and ``limit``; a limit of 0 means none, as in MongoDB."""
+    if not isinstance(skip, int) or skip < 0:
+        raise QueryError(f"skip must be a non-negative integer, got {skip!r}")
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise QueryError(f"limit must be a non-negative integer, got {limit!r}")
+    return skip, limit or None
+
+
+def _validate_document(query: Any) -> dict:
+    if not isinstance(query, Mapping):
+        raise QueryError("a query must be a JSON object")
+    normalized: dict[str, Any] = {}
+    for key, value in query.items():
+        if not isinstance(key, str):
+            raise QueryError(f"invalid key {key!r}")
+        if key in _LOGICAL:
+            if not isinstance(value, list | tuple) or not value:
+                raise QueryError(f"[{key}] needs a non-empty list of queries")
+            normalized[key] = [_validate_document(part) for part in value]
+        elif key.startswith("$"):
+            raise QueryError(f"unknown operator [{key}]")
+        else:
+            _check_field(key)
+            normalized[key] = _validate_condition(key, value)
+    return normalized
+
+
+def _check_field(field: Any) -> None:
+    if not isinstance(field, str):
+        raise QueryError(f"invalid field {field!r}")
+    if field.split(".")[0] == "password":
+        raise QueryError("field [password] cannot be queried")
+    if field not in ALLOWED_FIELDS:
+        raise QueryError(f"unknown field [{field}]")
+
+
+def _validate_condition(field: str, condition: Any) -> dict:
+    if isinstance(condition, re.Pattern):
+        return _validate_regex(field, condition, None)
+    if not isinstance(condition, Mapping):
+        return {"$eq": _validate_value(field, condition, allow_list=True)}
+    if not condition:
+        raise QueryError(f"empty condition for field [{field}]")
+    operators = [key for key in condition if isinstance(key, str) and key[:1] == "$"]
+    if len(operators) != len(condition):
+        raise QueryError(f"sub-document conditions are not supported [{field}]")
+    normalized: dict[str, Any] = {}
+    for op, arg in condition.items():
+        if op not in _FIELD_OPERATORS:
+            raise QueryError(f"unknown operator [{op}]")
+        if op in ("$eq", "$ne"):
+            normalized[op] = _validate_value(field, arg, allow_list=True)
+        elif op in ("$in", "$nin"):
+            normalized[op] = _validate_members(field, op, arg)
+        elif op in _COMPARISONS:
+            normalized[op] = _validate_bound(field, op, arg)
+        elif op == "$exists":
+            if not isinstance(arg, bool | int):
+                raise QueryError("[$exists] needs true or false")
+            normalized[op] = bool(arg)
+        elif op == "$regex":
+            normalized.update(_validate_regex(field, arg, condition.get("$options")))
+        elif "$regex" not in condition:
+            raise QueryError("[$options] needs [$regex]")
+    return normalized
+
+
+def _validate_value(field: str, value: Any, *, allow_list: bool = False) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return to_naive_utc(value)
+    if isinstance(value, str):
+        return (normalize_id(value) or value) if field in ID_FIELDS else value
+    if isinstance(value, _SCALARS):
+        return value
+    if allow_list and isinstance(value, list | tuple):
+        return [_validate_value(field, item) for item in value]
+    raise QueryError(f"unsupported value for field [{field}]: {value!r}")
+
+
+def _validate_members(field: str, op: str, values: Any) -> list:
+    if not isinstance(values, list | tuple):
+        raise QueryError(f"[{op}] needs a list")
+    members = []
+    for value in values:
+        if isinstance(value, re.Pattern):
+            if field in ID_FIELDS:
+                raise QueryError(f"regular expressions are not supported on [{field}]")
+            members.append(_compile(value.pattern, _pattern_flags(value.flags)))
+        else:
+            members.append(_validate_value(field, value, allow_list=True))
+    return members
+
+
+def _validate_bound(field: str, op: str, value: Any) -> Any:
+    if field in ID_FIELDS and value is not None and normalize_id(value) is None:
+        raise QueryError(f"[{op}] on [{field}] needs a 24-hex id")
+    return _validate_value(field, value)
+
+
+def _validate_regex(field: str, pattern: Any, options: Any) -> dict:
+    if field in ID_FIELDS:
+        raise QueryError(f"regular expressions are not supported on [{field}]")
+    flags = 0
+    if isinstance(pattern, re.Pattern):
+        flags = _pattern_flags(pattern.flags)
+        pattern = pattern.pattern
+    if not isinstance(pattern, str):
+        raise QueryError("[$regex] needs a string")
+    if options is not None:
+        if not isinstance(options, str) or set(options) - set(_OPTION_FLAGS):
+            raise QueryError("[$options] may combine i, m and s only")
+        for letter in options:
+            flags |= _OPTION_FLAGS[letter]
+    _compile(pattern, flags)
+    return {"$regex": pattern, "$options": regex_options(flags)}
+
+
+def regex_options(flags: int) -> str:
+    """The MongoDB ``$options`` letters for the ``re`` flags of the subset."""
+    return "".join(letter for letter, flag in _OPTION_FLAGS.items() if flags & flag)
+
+
+def _pattern_flags(flags: int) -> int:
+    allowed = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.UNICODE
+    if flags & ~allowed:
+        raise QueryError("regular expressions may use the flags i, m and s only")
+    return flags & (re.IGNORECASE | re.MULTILINE | re.DOTALL)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(pattern: str, flags: int) -> re.Pattern:
+    try:
+        return re.compile(pattern, flags)
+    except re.error as exc:
+        raise QueryError(f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+def to_mongo_query(query: dict) -> dict:
+    """Prepare a validated query for MongoDB: ObjectIds for ids, BSON regexes."""
+    converted: dict[str, Any] = {}
+    for key, value in query.items():
+        if key in _LOGICAL:
+            converted[key] = [to_mongo_query(part) for part in value]
+        else:
+            converted[key] = {op: _to_mongo_argument(key, arg) for op, arg in value.items()}
+    return converted
+
+
+def _to_mongo_argument(field: str, value: Any) -> Any:
+    if isinstance(value, list):
+        return [_to_mongo_argument(field, item) for item in value]
+    if isinstance(value, re.Pattern):
+        return Regex(value.pattern, regex_options(value.flags))
+    if field in ID_FIELDS and isinstance(value, str) and normalize_id(value):
+        return ObjectId(value)
+    return value
+
+
+# -- evaluation ---------------------------------------------------------------
+
+
+def _bracket(value: Any) -> int:
+    """MongoDB's type order; values compare only within one bracket."""
+    if value is None or value is MISSING:
+        return 1
+    if isinstance(value, bool):
+        return 8
+    if isinstance(value, int | float):
+        return 2
+    if isinstance(value, str):
+        return 3
+    if isinstance(value, Mapping):
+        return 4
+    if isinstance(value, list | tuple):
+        return 5
+    if isinstance(value, datetime):
+        return 9
+    return 10
+
+
+def _equal(left: Any, right: Any) -> bool:
+    if _bracket(left) != _bracket(right):
+        return False
+    if isinstance(left, list | tuple):
+        return len(left) == len(right) and all(map(_equal, left, right))
+    return bool(left == right)
+
+
+def _candidates(value: Any) -> Iterable[Any]:
+    if value is MISSING:
+        return ()
+    return value if isinstance(value, list) else (value,)
+
+
+def _op_eq(value: Any, arg: Any) -> bool:
+    if arg is None and (value is None or value is MISSING):
+        return True
+    if value is MISSING:
+        return False
+    if isinstance(value, list):
+        return _equal(value, arg) or any(_equal(item, arg) for item in value)
+    return _equal(value, arg)
+
+
+def _op_in(value: Any, args: list) -> bool:
+    for arg in args:
+        if isinstance(arg, re.Pattern):
+            if _regex_matches(value, arg):
+                return True
+        elif _op_eq(value, arg):
+            return True
+    return False
+
+
+def _op_compare(value: Any, op: str, arg: Any) -> bool:
+    if arg is None:
+        return op in ("$gte", "$lte") and _op_eq(value, None)
+    bracket = _bracket(arg)
+    compare = _COMPARE[op]
+    return any(_bracket(item) == bracket and compare(item, arg) for item in _candidates(value))
+
+
+def _regex_matches(value: Any, pattern: re.Pattern) -> bool:
+    return any(isinstance(item, str) and pattern.search(item) is not None for item in _candidates(value))
+
+
+def _condition_matches(value: Any, condition: dict) -> bool:
+    for op, arg in condition.items():
+        if op == "$eq":
+            ok = _op_eq(value, arg)
+        elif op == "$ne":
+            ok = not _op_eq(value, arg)
+        elif op == "$in":
+            ok = _op_in(value, arg)
+        elif op == "$nin":
+            ok = not _op_in(value, arg)
+        elif op in _COMPARISONS:
+            ok = _op_compare(value, op, arg)
+        elif op == "$exists":
+            ok = (value is not MISSING) is arg
+        elif op == "$regex":
+            flags = 0
+            for letter in condition.get("$options", ""):
+                flags |= _OPTION_FLAGS[letter]
+            ok = _regex_matches(value, _compile(arg, flags))
+        else:  # $options, read together with $regex
+            ok = True
+        if not ok:
+            return False
+    return True
+
+
+def match(doc: Mapping[str, Any], query: dict) -> bool:
+    """Return whether ``doc`` satisfies a query returned by :func:`validate_query`."""
+    for key, value in query.items():
+        if key == "$and":
+            ok = all(match(doc, part) for part in value)
+        elif key == "$or":
+            ok = any(match(doc, part) for part in value)
+        elif key == "$nor":
+            ok = not any(match(doc, part) for part in value)
+        else:
+            ok = _condition_matches(doc.get(key, MISSING), value)
+        if not ok:
+            return False
+    return True
+
+
+# -- sorting ------------------------------------------------------------------
+
+
+def _scalar_key(value: Any) -> tuple:
+    bracket = _bracket(value)
+    if bracket == 1:
+        return (1, 0)
+    if bracket == 4:
+        return (4, tuple((k, _scalar_key(v)) for k, v in value.items()))
+    if bracket == 5:
+        return (5, tuple(_scalar_key(v) for v in value))
+    if bracket == 10:
+        return (10, repr(value))
+    return (bracket, value)
+
+
+def sort_key(value: Any, descending: bool = False) -> tuple:
+    """Return MongoDB's sort key for a field value.
+
+    Missing and null sort first (an empty array even before them); an array
+    sorts by its smallest element ascending and by its largest descending.
+    """
+    if isinstance(value, list):
+        if not value:
+            return (0, 0)
+        keys = [_scalar_key(item) for item in value]
+        return max(keys) if descending else min(keys)
+    return _scalar_key(value)
+
+
+def sort_docs(docs: Iterable[dict], field: str, order: int) -> list[dict]:
+    """Sort documents by ``field`` (``order`` 1 or -1), ties by ``_id`` ascending."""
+    ordered = sorted(docs, key=lambda doc: _scalar_key(doc.get("_id")))
+    if field == "_id" and order == 1:
+        return ordered
+    descending = order < 0
+    ordered.sort(
+        key=lambda doc: sort_key(doc.get(field, MISSING), descending),
+        reverse=descending,
+    )
+    return ordered
