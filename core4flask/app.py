@@ -185,6 +185,9 @@ def create_app(
     else:
         extra = []
     ext.register(*containers, *extra)
+    from .roles.cli import register_cli
+
+    register_cli(app)
     app.register_error_handler(HTTPException, _app_error)
     app.after_request(_app_after_request)
     return app

@@ -91,9 +91,7 @@ def validate_role_fields(
     return result
 
 
-def _check_user(
-    result: Mapping[str, Any], *, creating: bool, existing: Mapping[str, Any]
-) -> None:
+def _check_user(result: Mapping[str, Any], *, creating: bool, existing: Mapping[str, Any]) -> None:
     """Refuse a password without email, or on update half a user."""
     merged = {**existing, **result}
     has_email = bool(merged.get("email"))
@@ -117,9 +115,7 @@ def _check_name(value: Any) -> str:
     name = value.strip()
     if not name:
         raise RoleValidationError("field [name] is mandatory")
-    if _NAME.fullmatch(name) is None or any(
-        unicodedata.category(c).startswith("C") for c in name
-    ):
+    if _NAME.fullmatch(name) is None or any(unicodedata.category(c).startswith("C") for c in name):
         raise RoleValidationError(f"field [name] must match [{NAME_PATTERN}]")
     return name
 

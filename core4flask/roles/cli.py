@@ -1,0 +1,169 @@
+"""Operator commands for users, for when nobody can use the web API.
+
+``register_cli(app)`` adds the ``users`` group to ``flask --app wsgi``::
+
+    flask --app wsgi users create NAME --email E [--password P] [--perm P]... [--role R]...
+    flask --app wsgi users passwd NAME [--password P]
+    flask --app wsgi users grant NAME PERM...
+    flask --app wsgi users revoke NAME PERM...
+    flask --app wsgi users list
+    flask --app wsgi users deactivate NAME
+    flask --app wsgi users activate NAME
+
+The operator is not limited by privileges, but the same validation applies
+as in the REST API, and the last active cop cannot be removed. Password
+hashes are never printed; passwords are prompted for unless given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import click
+import flask
+from flask.cli import AppGroup
+
+from core4flask.store.base import StoreError
+
+from .model import RoleError, RoleService
+
+__all__ = ["register_cli", "users"]
+
+T = TypeVar("T")
+
+#: the ``users`` command group
+users = AppGroup("users", help="Manage users and roles in the core4flask store.")
+
+
+def register_cli(app: flask.Flask) -> None:
+    """Add the ``users`` command group to ``app``'s ``flask`` command line."""
+    app.cli.add_command(users)
+
+
+def _service() -> RoleService:
+    return RoleService(flask.current_app.extensions["core4flask"].store)
+
+
+def _run(action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call a service method; refusals become a clean error and exit status 1."""
+    try:
+        return action(*args, **kwargs)
+    except RoleError as exc:
+        raise click.ClickException(exc.message or str(exc)) from None
+    except StoreError as exc:
+        raise click.ClickException(f"store error: {exc}") from None
+
+
+def _update(name: str, fields: dict[str, Any]) -> dict | None:
+    service = _service()
+    doc = _run(service.require_name, name)
+    return _run(service.update, doc["_id"], doc["etag"], fields)
+
+
+def _prompt_password() -> str:
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--email", required=True, help="email address of the user")
+@click.option("--password", default=None, help="password; prompted for when missing")
+@click.option("--realname", default=None, help="full name")
+@click.option("--perm", "perms", multiple=True, metavar="PERM", help="a permission (repeatable)")
+@click.option("--role", "roles", multiple=True, metavar="ROLE", help="a role name (repeatable)")
+def create_user(
+    name: str, email: str, password: str | None, realname: str | None, perms: Iterable[str], roles: Iterable[str]
+) -> None:
+    """Create the user NAME."""
+    fields = {
+        "name": name,
+        "email": email,
+        "password": password if password is not None else _prompt_password(),
+        "realname": realname,
+        "perm": list(perms),
+        "role": list(roles),
+    }
+    record = _run(_service().create, fields)
+    click.echo(f"created user [{record['name']}] with id {record['_id']}")
+
+
+@users.command("passwd")
+@click.argument("name")
+@click.option("--password", default=None, help="new password; prompted for when missing")
+def set_password(name: str, password: str | None) -> None:
+    """Set a new password for the user NAME."""
+    if password is None:
+        password = _prompt_password()
+    result = _update(name, {"password": password})
+    click.echo(f"password of [{name}] {'unchanged' if result is None else 'changed'}")
+
+
+@users.command("grant")
+@click.argument("name")
+@click.argument("perms", nargs=-1, required=True, metavar="PERM...")
+def grant(name: str, perms: tuple[str, ...]) -> None:
+    """Add permissions to the user or role NAME."""
+    doc = _run(_service().require_name, name)
+    wanted = list(dict.fromkeys([*(doc.get("perm") or ()), *perms]))
+    result = _update(name, {"perm": wanted})
+    _report(name, result)
+
+
+@users.command("revoke")
+@click.argument("name")
+@click.argument("perms", nargs=-1, required=True, metavar="PERM...")
+def revoke(name: str, perms: tuple[str, ...]) -> None:
+    """Remove permissions from the user or role NAME."""
+    doc = _run(_service().require_name, name)
+    held = list(doc.get("perm") or ())
+    for perm in perms:
+        if perm not in held:
+            click.echo(f"warning: [{name}] does not hold [{perm}]", err=True)
+    result = _update(name, {"perm": [p for p in held if p not in perms]})
+    _report(name, result)
+
+
+@users.command("activate")
+@click.argument("name")
+def activate(name: str) -> None:
+    """Let the user NAME log in again (or re-enable the role NAME)."""
+    _report(name, _update(name, {"is_active": True}))
+
+
+@users.command("deactivate")
+@click.argument("name")
+def deactivate(name: str) -> None:
+    """Stop the user NAME from logging in (or disable the role NAME)."""
+    _report(name, _update(name, {"is_active": False}))
+
+
+@users.command("list")
+def list_users() -> None:
+    """List every user and role with its permissions."""
+    records = _run(_service().find, sort="name")
+    rows = [
+        (
+            record["name"],
+            "user" if record.get("email") else "role",
+            "active" if record.get("is_active", True) else "inactive",
+            record.get("email", "-"),
+            ",".join(record.get("role") or ()) or "-",
+            ",".join(record.get("perm") or ()) or "-",
+        )
+        for record in records
+    ]
+    header = ("NAME", "KIND", "STATE", "EMAIL", "ROLES", "PERMS")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[-1]]).rstrip())
+
+
+def _report(name: str, result: dict | None) -> None:
+    if result is None:
+        click.echo(f"[{name}]: no changes")
+        return
+    state = "active" if result.get("is_active", True) else "inactive"
+    perms = ", ".join(result.get("perm") or ()) or "-"
+    click.echo(f"[{name}] is {state}; perm: {perms}")

@@ -1,0 +1,140 @@
+"""The operator commands ``flask users ...``."""
+
+from __future__ import annotations
+
+import pytest
+
+from core4flask import create_app
+from core4flask.auth.passwords import verify_password
+from core4flask.roles.bootstrap import bootstrap
+from core4flask.roles.cli import register_cli
+from core4flask.roles.model import AUTH_CHANGES_NS
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app(config={"api": {"admin_password": "hans"}}, instance_path=str(tmp_path))
+    register_cli(app)
+    ext = app.extensions["core4flask"]
+    bootstrap(ext.store, ext.config)
+    return app
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["core4flask"].store
+
+
+@pytest.fixture
+def run(app):
+    runner = app.test_cli_runner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(args=["users", *args], input=input)
+
+    return invoke
+
+
+def test_create_with_password_perms_and_roles(run, store):
+    result = run(
+        "create", "hans", "--email", "Hans@Example.com", "--password", "secret",
+        "--perm", "app://x", "--perm", "api://my.api", "--role", "standard_user", "--realname", "Hans Wurst",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "created user [hans]" in result.output
+    doc = store.role_by_name("hans")
+    assert doc["email"] == "hans@example.com"
+    assert doc["perm"] == ["app://x", "api://my.api"]
+    assert doc["role"] == [store.role_by_name("standard_user")["_id"]]
+    assert verify_password("secret", doc["password"])
+
+
+def test_create_prompts_for_the_password(run, store):
+    result = run("create", "quiet", "--email", "quiet@example.com", input="s3cret\ns3cret\n")
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.output
+    assert verify_password("s3cret", store.role_by_name("quiet")["password"])
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (("--perm", "bla"), "invalid permission protocol [bla]"),
+        (("--role", "nope"), "role [nope] not found"),
+        (("--email", "admin@localhost.localdomain"), "name or email exists"),
+        (("--email", "not-a-mail"), "field [email] must match"),
+    ],
+)
+def test_create_is_validated_like_the_api(run, store, args, text):
+    base = ["create", "x", "--password", "pw"]
+    if "--email" not in args:
+        base += ["--email", "x@example.com"]
+    result = run(*base, *args)
+    assert result.exit_code == 1
+    assert text in result.output
+    assert store.role_by_name("x") is None
+
+
+def test_create_needs_an_email(run):
+    result = run("create", "x", "--password", "pw")
+    assert result.exit_code == 2
+    assert "--email" in result.output
+
+
+def test_passwd(run, store):
+    result = run("passwd", "admin", "--password", "new")
+    assert result.exit_code == 0, result.output
+    assert verify_password("new", store.role_by_name("admin")["password"])
+    result = run("passwd", "admin", input="newer\nnewer\n")
+    assert result.exit_code == 0, result.output
+    assert verify_password("newer", store.role_by_name("admin")["password"])
+    assert store.role_by_name("admin")["_id"] in {key for key, *_ in store.kv_changed_since(AUTH_CHANGES_NS, None)}
+    result = run("passwd", "nobody", "--password", "x")
+    assert result.exit_code == 1
+    assert "role [nobody] not found" in result.output
+
+
+def test_passwd_of_a_role_is_refused(run):
+    result = run("passwd", "standard_user", "--password", "x")
+    assert result.exit_code == 1
+    assert "requires email and password" in result.output
+
+
+def test_grant_and_revoke(run, store):
+    assert run("grant", "standard_user", "app://a", "app://b").exit_code == 0
+    assert store.role_by_name("standard_user")["perm"][-2:] == ["app://a", "app://b"]
+    result = run("grant", "standard_user", "app://a")
+    assert "no changes" in result.output
+    result = run("revoke", "standard_user", "app://a", "app://zzz")
+    assert result.exit_code == 0
+    assert "does not hold [app://zzz]" in result.output
+    assert "app://a" not in store.role_by_name("standard_user")["perm"]
+    result = run("grant", "standard_user", "nonsense")
+    assert result.exit_code == 1
+    assert "invalid permission protocol [nonsense]" in result.output
+
+
+def test_last_active_cop_cannot_be_revoked_or_deactivated(run, store):
+    for args in (("revoke", "admin", "cop"), ("deactivate", "admin")):
+        result = run(*args)
+        assert result.exit_code == 1
+        assert "last active cop" in result.output
+    assert store.role_by_name("admin")["is_active"] is True
+    run("create", "second", "--email", "second@example.com", "--password", "pw", "--perm", "cop")
+    assert run("deactivate", "admin").exit_code == 0
+    assert store.role_by_name("admin")["is_active"] is False
+    assert run("activate", "admin").exit_code == 0
+    assert store.role_by_name("admin")["is_active"] is True
+
+
+def test_list(run):
+    run("create", "hans", "--email", "hans@example.com", "--password", "pw", "--role", "standard_user")
+    result = run("list")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["NAME", "KIND", "STATE", "EMAIL", "ROLES", "PERMS"]
+    assert lines[1].split() == ["admin", "user", "active", "admin@localhost.localdomain", "-", "cop"]
+    assert lines[2].split()[:5] == ["hans", "user", "active", "hans@example.com", "standard_user"]
+    assert lines[3].split()[:4] == ["standard_user", "role", "active", "-"]
+    assert "$argon2" not in result.output
+    assert "password" not in result.output.lower()
