@@ -54,11 +54,9 @@ def find_containers(filters: Sequence[str]) -> list[type[CoreApiContainer]]:
         if module is None:
             raise SystemExit(f"coco: nothing importable in filter [{prefix}]")
         import_below(module)
-    found = [
-        c
-        for c in all_containers()
-        if any(c.qual_name().startswith(p) for p in filters) and not c.__module__.startswith("core4flask.")
-    ]
+    # the standard containers match too (``--filter core4flask.server``);
+    # create_app() does not add them a second time
+    found = [c for c in all_containers() if any(c.qual_name().startswith(p) for p in filters)]
     return sorted(found, key=lambda c: c.qual_name())
 
 

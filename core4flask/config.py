@@ -28,6 +28,9 @@ UPWIND_KEYS = ("log_level", "template_path", "static_path", "enabled", "root")
 #: Sections of the defaults whose content is free-form.
 FREEFORM = frozenset({("user_setting",)})
 
+#: What :func:`_schema_value` returns for a key the defaults do not list.
+_ABSENT: Any = object()
+
 
 class ConfigError(Exception):
     """A configuration layer names an unknown key or a value of the wrong type."""
@@ -143,17 +146,21 @@ def _parse_env_value(raw: str, schema: Any) -> Any:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:
         return raw
-    # a secret such as "0123" stays a string where the schema expects one
-    if isinstance(schema, str) and not isinstance(value, str) and value is not None:
+    if value is None or isinstance(value, str) or raw.lstrip().startswith("!"):
+        return value
+    # a secret such as "0123" stays a string where the schema expects one; the
+    # empty (~) defaults of core4.yaml (secret, passwords, URLs) are strings too
+    if schema is None or isinstance(schema, str):
         return raw
     return value
 
 
 def _schema_value(defaults: Mapping[str, Any], path: list[str]) -> Any:
+    """The default at ``path``; ``_ABSENT`` for keys outside the schema."""
     node: Any = defaults
     for part in path:
         if not isinstance(node, Mapping) or part not in node:
-            return None
+            return _ABSENT
         node = node[part]
     return node
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from .errors import ArgumentParsingError
+from .negotiation import is_dataframe
 
 
 class PageResult(NamedTuple):
@@ -77,6 +78,9 @@ class CorePager:
             return self._page_async(total)
         plan = self._plan(total)
         if plan is None:
+            # with a coroutine query every page is awaited, an empty one too
+            if inspect.iscoroutinefunction(self.query):
+                return self._finish_async(total, [])
             return self._result(total, [])
         body = self.query(plan[0], plan[1], self.filter, self.sort_by)
         if inspect.isawaitable(body):
@@ -94,7 +98,7 @@ class CorePager:
         return self._result(total, body)
 
     async def _finish_async(self, total: int, body: Any) -> PageResult:
-        return self._result(total, await body)
+        return self._result(total, await body if inspect.isawaitable(body) else body)
 
     def page_count(self, total: int) -> int:
         """The number of pages ``total`` records fill."""
@@ -109,7 +113,8 @@ class CorePager:
         return self.current_page * self.per_page, self.per_page
 
     def _result(self, total: int, body: Any) -> PageResult:
-        body = list(body)
+        if not is_dataframe(body):  # a DataFrame page stays one (reply() renders it)
+            body = list(body)
         return PageResult(
             code=200,
             message="OK",

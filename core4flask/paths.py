@@ -43,7 +43,9 @@ def project_root(module: str) -> Path:
     mod = sys.modules.get(top) or sys.modules.get(module)
     filename = getattr(mod, "__file__", None)
     if not filename:
-        return Path.cwd()
+        # a namespace package has no __init__.py, only its folder
+        locations = list(getattr(mod, "__path__", None) or ())
+        return Path(locations[0]).resolve() if locations else Path.cwd()
     path = Path(filename).resolve()
     return path.parent
 

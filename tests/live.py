@@ -90,15 +90,25 @@ class LiveServer:
 
 
 def start(
-    command: list[str], tmp: Path, *, port: int | None = None, ready: str = "/", timeout: float = 30, **options: str
+    command: list[str],
+    tmp: Path,
+    *,
+    port: int | None = None,
+    ready: str = "/",
+    timeout: float = 30,
+    env: dict[str, str] | None = None,
+    **options: str,
 ) -> LiveServer:
     """Start ``command`` and wait until it answers HTTP on its port."""
     port = port or free_port()
     instance = tmp / "instance"
     instance.mkdir(parents=True, exist_ok=True)
     log = tmp / f"server-{port}.log"
+    extra = env or {}
     env = server_env(instance, port, **options)
     env["CORE4_BIND"] = f"127.0.0.1:{port}"
+    for key, value in extra.items():
+        env[key] = value + os.pathsep + env[key] if key == "PYTHONPATH" else value
     command = [part.replace("{port}", str(port)) for part in command]
     with open(log, "wb") as sink:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
@@ -122,7 +132,7 @@ def gunicorn(tmp: Path, app: str = "wsgi:app", workers: int = 2, **options: str)
     return start(command, tmp, **options)
 
 
-def python_script(tmp: Path, script: Path, *args: str, **options: str) -> LiveServer:
+def python_script(tmp: Path, script: Path, *args: str, **options) -> LiveServer:
     """A Python script that calls ``serve()``."""
     return start([sys.executable, str(script), *args], tmp, **options)
 

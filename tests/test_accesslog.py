@@ -1,0 +1,107 @@
+"""One access-log line per request, credentials redacted."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+from core4flask import CoreApiContainer, CoreRequestHandler, HTTPError
+from core4flask.accesslog import access_line, redact_query
+from tests.fixtures import make_client
+
+LOGGER = "core4flask.access"
+LINE = re.compile(r"(?P<id>[0-9a-f]{24}|-) (?P<user>\S+) (?P<method>[A-Z]+) (?P<target>\S+) (?P<status>\d{3}) [\d.]+ms")
+
+
+class LoggedHandler(CoreRequestHandler):
+    protected = False
+
+    def get(self):
+        return "ok"
+
+    def post(self):
+        raise HTTPError(409, "conflict")
+
+
+class LogContainer(CoreApiContainer):
+    root = "/log"
+    rules = [("/x", LoggedHandler)]
+
+
+def test_access_line_format():
+    line = access_line("5be13b56de8b69468b7ff0b2", "admin", "GET", "/a/b", "x=1", 200, 12.345)
+    assert line == "5be13b56de8b69468b7ff0b2 admin GET /a/b?x=1 200 12.3ms"
+    assert access_line(None, None, "POST", "/a", "", 404, 0) == "- - POST /a 404 0.0ms"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("username=admin&password=hans", "username=admin&password=***"),
+        ("token=eyJ.abc.def&page=2", "token=***&page=2"),
+        ("PASSWORD=x&Token=y", "PASSWORD=***&Token=***"),
+        ("passwd=a&current_passwd=b&secret=c", "passwd=***&current_passwd=***&secret=***"),
+        ("password=&x=1", "password=***&x=1"),
+        ("mypassword=visible&tokens=visible", "mypassword=visible&tokens=visible"),
+        ("a=1", "a=1"),
+        ("", ""),
+    ],
+)
+def test_redact_query(query, expected):
+    assert redact_query(query) == expected
+
+
+@pytest.fixture
+def client(tmp_path):
+    return make_client(tmp_path, LogContainer)
+
+
+@pytest.fixture
+def access_caplog(caplog):
+    """caplog wired to the access logger, which may not propagate to the root."""
+    logger = logging.getLogger(LOGGER)
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def access_records(caplog):
+    return [r.getMessage() for r in caplog.records if r.name == LOGGER]
+
+
+def test_one_line_per_request_with_credentials_redacted(client, access_caplog):
+    response = client.get("/log/x?username=admin&password=hans&token=abc.def&page=2")
+    lines = access_records(access_caplog)
+    assert len(lines) == 1
+    match = LINE.fullmatch(lines[0])
+    assert match, lines[0]
+    assert match["id"] == response.json["_id"]
+    assert match["user"] == "-"
+    assert match["method"] == "GET"
+    assert match["target"] == "/log/x?username=admin&password=***&token=***&page=2"
+    assert match["status"] == "200"
+    assert "hans" not in lines[0]
+    assert "abc.def" not in lines[0]
+
+
+def test_errors_and_unknown_paths_are_logged(client, access_caplog):
+    client.post("/log/x", json={"password": "hans"})
+    client.delete("/log/unknown?token=t0ken")
+    client.get("/nowhere")
+    lines = access_records(access_caplog)
+    assert [LINE.fullmatch(line)["status"] for line in lines] == ["409", "404", "404"]
+    assert [LINE.fullmatch(line)["method"] for line in lines] == ["POST", "DELETE", "GET"]
+    assert "/log/unknown?token=***" in lines[1]
+    assert not any("hans" in line or "t0ken" in line for line in lines)
+
+
+def test_access_log_can_be_switched_off(tmp_path, access_caplog):
+    quiet = make_client(tmp_path / "quiet", LogContainer, config={"api": {"access_log": False}})
+    quiet.get("/log/x")
+    assert access_records(access_caplog) == []
+    loud = make_client(tmp_path / "loud", LogContainer)
+    loud.get("/log/x")
+    assert len(access_records(access_caplog)) == 1

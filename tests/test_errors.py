@@ -1,0 +1,277 @@
+"""Exceptions becoming responses: envelope, HTML page, text page."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from werkzeug.exceptions import NotFound
+
+from core4flask import CoreApiContainer, CoreRequestHandler, HTTPError
+from core4flask.errors import ArgumentParsingError, MissingArgumentError, Redirect, error_text, status_of
+from core4flask.store.base import StoreUnavailable
+from tests.fixtures import make_client
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+class ErrorTestHandler(CoreRequestHandler):
+    protected = False
+
+    def get(self):
+        raise HTTPError(409, "this is the ErrorTestHandler")
+
+
+class CrashHandler(CoreRequestHandler):
+    protected = False
+
+    def get(self):
+        raise ValueError("boom")
+
+
+class FlashErrorHandler(CoreRequestHandler):
+    protected = False
+
+    def get(self):
+        self.flash_debug("first %s", "message")
+        self.flash_warning({"k": 1})
+        self.flash_error("last")
+        raise HTTPError(400)
+
+
+class HeaderErrorHandler(CoreRequestHandler):
+    protected = False
+
+    def get(self):
+        raise HTTPError(429, "slow down", headers={"Retry-After": "60"})
+
+
+class StoreDownHandler(CoreRequestHandler):
+    protected = False
+
+    def get(self):
+        raise StoreUnavailable("connection refused")
+
+
+class MarkupErrorHandler(CoreRequestHandler):
+    protected = False
+
+    def get(self):
+        raise HTTPError(400, "<script>alert(1)</script>")
+
+
+class RedirectingHandler(CoreRequestHandler):
+    protected = False
+
+    def get(self):
+        raise Redirect("/elsewhere", 307)
+
+
+class ErrorContainer(CoreApiContainer):
+    root = "/err"
+    rules = [
+        ("/conflict", ErrorTestHandler),
+        ("/crash", CrashHandler),
+        ("/flash", FlashErrorHandler),
+        ("/headers", HeaderErrorHandler),
+        ("/store", StoreDownHandler),
+        ("/markup", MarkupErrorHandler),
+        ("/redirect", RedirectingHandler),
+    ]
+
+
+@pytest.fixture
+def client(tmp_path):
+    return make_client(tmp_path, ErrorContainer)
+
+
+@pytest.fixture
+def debug_client(tmp_path):
+    return make_client(tmp_path, ErrorContainer, config={"api": {"setting": {"debug": True}}})
+
+
+# -- pure parts ----------------------------------------------------------------------------
+
+
+def test_http_error_text():
+    assert str(HTTPError(409, "this is the ErrorTestHandler")) == "HTTP 409: Conflict (this is the ErrorTestHandler)"
+    assert str(HTTPError(404)) == "HTTP 404: Not Found"
+    assert str(HTTPError(400, "value %s of %d", "x", 2)) == "HTTP 400: Bad Request (value x of 2)"
+
+
+def test_http_error_attributes():
+    error = HTTPError(429, "later", headers={"Retry-After": "5"})
+    assert error.status_code == 429
+    assert error.message == "later"
+    assert error.headers == {"Retry-After": "5"}
+    assert HTTPError().status_code == 500
+
+
+def test_argument_errors_are_400s():
+    assert isinstance(MissingArgumentError("a"), HTTPError)
+    assert str(MissingArgumentError("a")) == "HTTP 400: Bad Request (Missing argument a)"
+    assert str(ArgumentParsingError("parameter [a] expected as_type [int]")).endswith(
+        "(parameter [a] expected as_type [int])"
+    )
+
+
+def test_error_text_names_the_exception_class():
+    assert error_text(HTTPError(409, "x"), debug=False) == "core4flask.errors.HTTPError: HTTP 409: Conflict (x)"
+    assert error_text(ValueError("boom"), debug=False) == "ValueError: boom"
+    assert error_text(KeyError(), debug=False) == "KeyError"
+
+
+def test_error_text_with_debug_appends_the_traceback():
+    try:
+        raise ValueError("boom")
+    except ValueError as exc:
+        text = error_text(exc, debug=True)
+    assert text.startswith("ValueError: boom\n")
+    assert "Traceback (most recent call last)" in text
+    assert "test_error_text_with_debug_appends_the_traceback" in text
+
+
+def test_status_of():
+    assert status_of(HTTPError(418)) == 418
+    assert status_of(NotFound()) == 404
+    assert status_of(StoreUnavailable("down")) == 503
+    assert status_of(RuntimeError()) == 500
+
+
+# -- through handlers -----------------------------------------------------------------------
+
+
+def test_http_error_envelope(client):
+    response = client.get("/err/conflict")
+    assert response.status_code == 409
+    assert response.content_type == "application/json; charset=UTF-8"
+    body = response.json
+    assert set(body) == {"_id", "code", "message", "timestamp", "error"}
+    assert body["code"] == 409
+    assert body["message"] == "Conflict"
+    assert "HTTP 409: Conflict (this is the ErrorTestHandler)" in body["error"]
+    assert "Traceback" not in body["error"]
+    assert len(body["_id"]) == 24
+
+
+def test_traceback_only_with_debug(debug_client):
+    body = debug_client.get("/err/conflict").json
+    assert "HTTP 409: Conflict (this is the ErrorTestHandler)" in body["error"]
+    assert "Traceback (most recent call last)" in body["error"]
+    assert "ErrorTestHandler" in body["error"]
+
+
+def test_unexpected_exception_is_a_500(client, caplog):
+    with caplog.at_level(logging.ERROR, logger="core4flask"):
+        response = client.get("/err/crash")
+    assert response.status_code == 500
+    assert response.json["message"] == "Internal Server Error"
+    assert response.json["error"] == "ValueError: boom"
+    assert any(r.exc_info and r.exc_info[0] is ValueError for r in caplog.records)
+
+
+def test_unexpected_exception_with_debug(debug_client):
+    error = debug_client.get("/err/crash").json["error"]
+    assert error.startswith("ValueError: boom")
+    assert 'raise ValueError("boom")' in error
+
+
+def test_flash_in_error_envelope_in_call_order(client):
+    body = client.get("/err/flash").json
+    assert body["code"] == 400
+    assert body["flash"] == [
+        {"level": "DEBUG", "message": "first message"},
+        {"level": "WARNING", "data": {"k": 1}},
+        {"level": "ERROR", "message": "last"},
+    ]
+
+
+def test_error_headers_are_sent(client):
+    response = client.get("/err/headers")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "60"
+    assert response.json["message"] == "Too Many Requests"
+
+
+def test_store_unavailable_is_a_503(client):
+    response = client.get("/err/store")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.json["message"] == "Service Unavailable"
+    assert "connection refused" not in response.json["error"]
+
+
+def test_redirect_exception(client):
+    response = client.get("/err/redirect")
+    assert response.status_code == 307
+    assert response.headers["Location"] == "/elsewhere"
+
+
+def test_html_error_page_for_browsers(client):
+    response = client.get("/err/conflict", headers={"Accept": BROWSER})
+    assert response.status_code == 409
+    assert response.content_type == "text/html; charset=UTF-8"
+    page = response.get_data(as_text=True)
+    assert "<title>409: Conflict</title>" in page
+    assert "<h1>409: Conflict</h1>" in page
+    assert "HTTP 409: Conflict (this is the ErrorTestHandler)" in page
+    assert "request_id " in page
+
+
+def test_html_error_page_escapes_the_error(client):
+    page = client.get("/err/markup", headers={"Accept": BROWSER}).get_data(as_text=True)
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_html_error_page_by_content_type_argument(client):
+    response = client.get("/err/conflict?content_type=html")
+    assert response.content_type == "text/html; charset=UTF-8"
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize("accept", ["text/plain", "text/csv"])
+def test_text_error_page(client, accept):
+    response = client.get("/err/conflict", headers={"Accept": accept})
+    assert response.status_code == 409
+    assert response.content_type == "text/plain; charset=UTF-8"
+    lines = response.get_data(as_text=True).splitlines()
+    assert lines[0] == "409: Conflict"
+    assert lines[1] == "-" * 79
+    assert "HTTP 409: Conflict (this is the ErrorTestHandler)" in lines[2]
+    assert lines[-1].startswith("request_id ")
+
+
+def test_json_error_for_malformed_accept(client):
+    response = client.get("/err/conflict", headers={"Accept": "garbage"})
+    assert response.status_code == 409
+    assert response.json["code"] == 409
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"])
+@pytest.mark.parametrize("path", ["/err/unknown", "/err/conflict/deeper", "/nowhere/at/all"])
+def test_unknown_paths_are_404_for_any_method(client, method, path):
+    response = client.open(path, method=method)
+    assert response.status_code == 404
+    if method != "HEAD":
+        body = response.json
+        assert body["code"] == 404
+        assert body["message"] == "Not Found"
+        assert body["error"]
+        assert "data" not in body
+
+
+def test_unknown_path_for_browsers_and_text_clients(client):
+    html = client.get("/err/unknown", headers={"Accept": BROWSER})
+    assert html.status_code == 404
+    assert "<h1>404: Not Found</h1>" in html.get_data(as_text=True)
+    text = client.get("/nowhere", headers={"Accept": "text/plain"})
+    assert text.status_code == 404
+    assert text.get_data(as_text=True).startswith("404: Not Found\n")
+
+
+def test_unknown_method_is_a_405_with_allow(client):
+    response = client.open("/err/conflict", method="PROPFIND")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]
+    assert response.json["message"] == "Method Not Allowed"
