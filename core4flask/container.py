@@ -122,7 +122,7 @@ class Resource:
     @property
     def enter_url(self) -> str:
         """The landing page: ``enter_url`` when set, else the enter page."""
-        return self.props.get("enter_url") or f"{self.root}/_info/enter/{self.rsc_id}"
+        return self.attribute("enter_url") or f"{self.root}/_info/enter/{self.rsc_id}"
 
     def attribute(self, name: str) -> Any:
         """A handler attribute with rule kwargs and config applied."""

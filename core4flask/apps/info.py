@@ -1,72 +1,192 @@
-"""``<root>/_info``: the mini applications the user may use."""
+"""``<root>/_info``: the mini applications the user may use.
+
+The listing spans every live server sharing the store (see
+:mod:`core4flask.apps.registry`), keeps the resources the user may see and
+filters them by ``search``, ``tag`` and ``api``. The filters are plain
+functions over the merged entries so the launcher shares them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
+from ..errors import HTTPError
 from ..handler import CoreRequestHandler
 from ..pagination import CorePager
+from ..paths import project_of
+from .registry import live_entries
+
+#: Fields the free-text search looks at.
+SEARCH_FIELDS = ("title", "subtitle", "author", "qual_name", "description")
+
+
+def may_see(user: Any, entry: dict[str, Any]) -> bool:
+    """Whether ``user`` may list ``entry`` (cop sees everything).
+
+    Handlers are granted by their qual_name; handlers with ``perm_base ==
+    "container"`` (static folders) by any container mounting them.
+    """
+    if user is None:
+        return True
+    if user.is_admin():
+        return True
+    if entry.get("perm_base") == "container":
+        return any(user.has_info_access(name) for name in entry.get("container") or [])
+    return bool(user.has_info_access(entry.get("qual_name") or ""))
+
+
+def parse_search(search: str | None, include_api: bool) -> tuple[str, bool]:
+    """Trim the search text; a leading ``!`` includes ``api`` resources."""
+    text = (search or "").strip()
+    if text.startswith("!"):
+        return text[1:].strip(), True
+    return text, include_api
+
+
+def parse_tags(values: Iterable[Any]) -> list[str]:
+    """Tags from ``tag`` arguments: JSON lists, or plain single tags."""
+    tags: list[str] = []
+    for value in values:
+        if isinstance(value, list):
+            items: Iterable[Any] = value
+        elif isinstance(value, str) and value.strip().startswith("["):
+            try:
+                items = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                raise HTTPError(400, "parameter [tag] expected as_type [list]") from None
+            if not isinstance(items, list):
+                raise HTTPError(400, "parameter [tag] expected as_type [list]")
+        else:
+            items = [value]
+        tags.extend(str(item).strip() for item in items if item is not None and str(item).strip())
+    return list(dict.fromkeys(tags))
+
+
+def search_text(entry: dict[str, Any]) -> str:
+    """The lower-case text a search matches as a substring."""
+    parts = [str(entry.get(name) or "") for name in SEARCH_FIELDS]
+    parts.extend(str(tag) for tag in entry.get("tag") or [])
+    return "\n".join(parts).lower()
+
+
+def filter_entries(
+    entries: Iterable[dict[str, Any]], *, search: str = "", tags: Iterable[str] = (), include_api: bool = False
+) -> list[dict[str, Any]]:
+    """Entries matching the filters, sorted by (title, subtitle) ignoring case.
+
+    ``search`` is plain text matched case-insensitively as a substring, never
+    a regular expression.
+    """
+    wanted = set(tags)
+    needle = search.lower()
+    chosen = []
+    for entry in entries:
+        entry_tags = entry.get("tag") or []
+        if not include_api and "api" in entry_tags:
+            continue
+        if wanted and not wanted & set(entry_tags):
+            continue
+        if needle and needle not in search_text(entry):
+            continue
+        chosen.append(entry)
+    chosen.sort(key=lambda e: (str(e.get("title") or "").lower(), str(e.get("subtitle") or "").lower()))
+    return chosen
+
+
+def tag_counts(entries: Iterable[dict[str, Any]], defaults: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """core4's ``?tag`` answer: ``{tag: {"count": n, "default": bool}}``."""
+    counts: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        for tag in entry.get("tag") or []:
+            counts.setdefault(tag, {"count": 0, "default": False})["count"] += 1
+    for tag in defaults or []:
+        counts.setdefault(str(tag), {"count": 0, "default": False})["default"] = True
+    return counts
 
 
 class InfoHandler(CoreRequestHandler):
     """Lists the mini applications (handler resources) the current user may
-    access, as a paginated result.
+    access, from every live server sharing the store.
 
     Methods:
         GET /_info - list of resources
+        GET /_info?tag - tag counts
+        GET /_info?version - versions
+        POST /_info - versions
 
     Parameters:
-        search (str): text matched against title, subtitle, author, tag,
-            qual_name and description; a leading ``!`` includes ``api`` tags
-        tag (list): only resources with one of these tags
+        search (str): text matched case-insensitively against title,
+            subtitle, author, tag, qual_name and description; a leading
+            ``!`` includes resources tagged ``api``
+        tag (list): only resources with one of these tags (a JSON list or
+            a single tag)
         api (bool): include resources tagged ``api``
         page (int): 0-based page number
         per_page (int): resources per page
 
     Returns:
-        data (list): one dict per resource
+        data (list): one dict per resource, paginated (page, page_count,
+        total_count, per_page, count)
 
     Raises:
+        400: invalid page, per_page or tag
         401: Unauthorized
     """
 
     title = "mini applications"
     author = "core4flask"
+    icon = "mdi-view-dashboard"
+
+    def verify_access(self, method: str | None = None) -> bool:
+        """Any signed-in user may list what they may use."""
+        return True
 
     def get(self) -> Any:
         """List the resources the user may access."""
-        entries = [r for r in self._ext.resources.values() if self._visible(r)]
-        search = (self.get_argument("search", as_type=str, default="") or "").strip()
-        include_api = self.get_argument("api", as_type=bool, default=False)
-        if search.startswith("!"):
-            include_api, search = True, search[1:].strip()
-        tags = self.get_argument("tag", as_type=list, default=None)
-        from .meta import resource_meta
+        if "version" in self.request.args:
+            return self.version_info()
+        if "tag" in self.request.args and not any(self.request.args.getlist("tag")):
+            defaults = self.config.get_path("api.tag", []) or []
+            return tag_counts(self.visible_entries(), defaults)
+        return self.listing()
 
-        items = [resource_meta(r) for r in entries]
-        if not include_api:
-            items = [m for m in items if "api" not in m["tag"]]
-        if tags:
-            items = [m for m in items if set(m["tag"]) & set(tags)]
-        if search:
-            needle = search.lower()
-            items = [m for m in items if needle in _haystack(m)]
-        items.sort(key=lambda m: ((m["title"] or "").lower(), (m["subtitle"] or "").lower()))
+    def post(self) -> Any:
+        """Versions of the project and of core4flask."""
+        return self.version_info()
+
+    def visible_entries(self) -> list[dict[str, Any]]:
+        """Every live resource the user may see."""
+        entries = live_entries(self._ext, self.request.host_url)
+        return [entry for entry in entries if may_see(self.user, entry)]
+
+    def filtered_entries(self) -> list[dict[str, Any]]:
+        """The visible resources matching ``search``, ``tag`` and ``api``."""
+        include_api = self.get_argument("api", as_type=bool, default=False)
+        search, include_api = parse_search(self.get_argument("search", as_type=str, default=""), include_api)
+        tags = parse_tags(self.get_arguments("tag"))
+        return filter_entries(self.visible_entries(), search=search, tags=tags, include_api=include_api)
+
+    def listing(self) -> Any:
+        """One page of the filtered resources."""
+        per_page = self.get_argument("per_page", as_type=int, default=10)
+        page = self.get_argument("page", as_type=int, default=0)
+        items = self.filtered_entries()
         pager = CorePager(
-            length=lambda _f: len(items),
-            query=lambda skip, limit, _f, _s: items[skip : skip + limit],
-            per_page=self.get_argument("per_page", as_type=int, default=10),
-            current_page=self.get_argument("page", as_type=int, default=0),
+            length=lambda _filter: len(items),
+            query=lambda skip, limit, _filter, _sort: items[skip : skip + limit],
+            per_page=per_page,
+            current_page=page,
         )
         return pager.page()
 
-    def _visible(self, resource: Any) -> bool:
-        if resource.handler is InfoHandler:
-            return False
-        base = resource.container.qual_name() if resource.handler.perm_base == "container" else resource.qual_name
-        return bool(self.user.has_api_access(base, "GET") or getattr(self.user, "is_admin", lambda: False)())
+    def version_info(self) -> dict[str, Any]:
+        """``project``, ``version`` and ``core4`` (core4flask's version)."""
+        from .. import __version__
+        from .registry import project_version
 
-
-def _haystack(meta: dict[str, Any]) -> str:
-    fields = ("title", "subtitle", "author", "qual_name", "description")
-    return " ".join([str(meta.get(f) or "") for f in fields] + list(meta.get("tag") or [])).lower()
+        container = self.resource.container if self.resource is not None else type(self)
+        project = project_of(container)
+        return {"project": project, "version": project_version(project), "core4": __version__}

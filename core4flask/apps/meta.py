@@ -31,6 +31,11 @@ def description_of(resource: Resource) -> str:
     return inspect.cleandoc(doc) if doc else ""
 
 
+def enter_url_of(resource: Resource) -> str:
+    """The landing page: ``enter_url`` (rule kwarg or class attribute) or the enter page."""
+    return resource.attribute("enter_url") or resource.enter_url
+
+
 def resource_meta(resource: Resource) -> dict[str, Any]:
     """The meta data of a resource as core4's card/help/_info return it."""
     from .docstrings import method_docs, parse_docstring, render_docstring_html
@@ -51,7 +56,7 @@ def resource_meta(resource: Resource) -> dict[str, Any]:
         "perm_base": getattr(resource.handler, "perm_base", "handler"),
         "help_url": resource.help_url,
         "card_url": resource.card_url,
-        "enter_url": resource.enter_url,
+        "enter_url": enter_url_of(resource),
         "container": resource.container.qual_name(),
         "endpoint": resource.root,
         "pattern": [{"regex": regex, "name": name} for regex, name in resource.patterns],
@@ -85,29 +90,64 @@ def serve_page(handler: CoreRequestHandler, mode: str) -> Any:
         if explicit:
             return flask.redirect(explicit, 302)
         return handler.enter()
-    meta = resource_meta(resource)
+    meta = safe_meta(resource)
     wants_json = handler.wanted_type() == "json"
     if mode == "card":
         if wants_json:
             return flask.Response(_json(meta), 200, content_type="application/json; charset=UTF-8")
-        card = handler.card
-        accepts_meta = any(
-            p.kind in (p.VAR_KEYWORD, p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-            for p in inspect.signature(card).parameters.values()
-        )
-        result = card(**meta) if accepts_meta else card()
-        if inspect.isawaitable(result):
-            from .._async import run_async_method
-
-            async def _await() -> Any:
-                return await result
-
-            result = run_async_method(_await)
-        return result
+        return call_card(handler, meta)
     if wants_json:
         handler.reply(meta)
         return None
     return render_help(handler, meta)
+
+
+def safe_meta(resource: Resource) -> dict[str, Any]:
+    """:func:`resource_meta`, or a minimal meta naming the problem (never a 500)."""
+    try:
+        return resource_meta(resource)
+    except Exception as exc:  # noqa: BLE001 - a help page shows what went wrong instead
+        return {
+            "rsc_id": resource.rsc_id,
+            "qual_name": resource.qual_name,
+            "title": resource.attribute("title"),
+            "subtitle": resource.qual_name,
+            "tag": [],
+            "protected": bool(resource.attribute("protected")),
+            "help_url": resource.help_url,
+            "card_url": resource.card_url,
+            "enter_url": enter_url_of(resource),
+            "description": "",
+            "description_html": "",
+            "description_error": [f"the description could not be read: {exc}"],
+            "method": [],
+            "custom_card": has_custom_card(resource.handler),
+        }
+
+
+def call_card(handler: CoreRequestHandler, meta: dict[str, Any]) -> Any:
+    """Call ``card()``, ``card(**meta)`` or a card naming some meta fields.
+
+    A returned string is the HTML page.
+    """
+    card = handler.card
+    parameters = inspect.signature(card).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        result = card(**meta)
+    else:
+        named = (p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+        result = card(**{name: meta[name] for name in named if name in meta})
+    if inspect.isawaitable(result):
+        from .._async import run_async_method
+
+        async def _await() -> Any:
+            return await result
+
+        result = run_async_method(_await)
+    if isinstance(result, str):
+        handler.finish_body(result, "text/html; charset=UTF-8")
+        return None
+    return result
 
 
 def _json(value: Any) -> bytes:

@@ -1,0 +1,104 @@
+"""``/core4/api/v1/openapi.json`` and the API reference page.
+
+Both describe every container and rule of this application: each resource
+with its full routing regexes (roots included) and the docstrings of the
+HTTP methods it answers go through :func:`~.openapi.build_openapi`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..handler import HTTP_METHODS, CoreRequestHandler
+from ..templating import package_environment
+from .meta import description_of
+from .openapi import build_openapi
+
+#: Methods an OpenAPI operation is made for (OPTIONS is CORS, HEAD is GET).
+DOCUMENTED_METHODS = tuple(m for m in HTTP_METHODS if m not in ("options", "head"))
+
+
+def resource_descriptions(ext: Any) -> list[dict[str, Any]]:
+    """The resources of every container, in routing order, for ``build_openapi``."""
+    descriptions = []
+    for app in ext.containers:
+        for route in app.routes:
+            resource = route.resource
+            handler = resource.handler
+            description = description_of(resource)
+            methods = {}
+            for name in DOCUMENTED_METHODS:
+                func = getattr(handler, name, None)
+                if callable(func):
+                    # core4 handlers often document every method in the class docstring
+                    methods[name.upper()] = func.__doc__ or description or None
+            descriptions.append(
+                {
+                    "rsc_id": resource.rsc_id,
+                    "qual_name": resource.qual_name,
+                    "title": resource.attribute("title"),
+                    "subtitle": resource.attribute("subtitle") or resource.qual_name,
+                    "description": description,
+                    "protected": bool(resource.attribute("protected")),
+                    "tag": list(resource.attribute("tag") or []),
+                    "patterns": [app.root + route.source],
+                    "methods": methods,
+                    "container": app.qual_name,
+                }
+            )
+    return descriptions
+
+
+def app_openapi(ext: Any) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of an application."""
+    from .. import __version__
+
+    return build_openapi(resource_descriptions(ext), title="core4flask API", version=__version__)
+
+
+class OpenApiHandler(CoreRequestHandler):
+    """The OpenAPI 3.1 document of every API this server offers.
+
+    Methods:
+        GET /openapi.json - the document
+
+    Returns:
+        the OpenAPI document (not wrapped in an envelope)
+    """
+
+    protected = False
+    title = "OpenAPI document"
+    author = "core4flask"
+    icon = "mdi-api"
+
+    def get(self) -> Any:
+        """The OpenAPI document as JSON."""
+        from ..envelope import dumps
+
+        self.finish_body(dumps(app_openapi(self._ext)), "application/json; charset=UTF-8")
+        return None
+
+
+class ApiReferenceHandler(CoreRequestHandler):
+    """A readable reference of every API this server offers.
+
+    Methods:
+        GET /api - the API reference page (HTML)
+    """
+
+    protected = False
+    title = "API reference"
+    author = "core4flask"
+    icon = "mdi-book-open-variant"
+    tag = ["operations"]
+
+    def get(self) -> Any:
+        """The API reference as an HTML page."""
+        template = package_environment().get_template("core4/apidoc.html")
+        body = template.render(
+            spec=app_openapi(self._ext),
+            spec_url=f"{self.root}/openapi.json",
+            static_url_for=lambda name: f"{self.root}/_asset/default/{self.rsc_id}/{name}",
+        )
+        self.finish_body(body, "text/html; charset=UTF-8")
+        return None

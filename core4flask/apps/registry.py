@@ -1,0 +1,383 @@
+"""The registry of serving processes: which process serves which resource.
+
+Every serving process publishes the resources of its containers to the
+store when it starts (``ext.on_start``), beats its heart every
+``api.heartbeat`` seconds and removes only its own entries when it stops
+(``ext.on_stop``). ``<root>/_info`` and the launcher read the entries of
+every live process sharing the store (heartbeat younger than
+``api.alive_timeout``) and merge them by ``rsc_id``, so the mini applications
+of other processes and hosts appear everywhere.
+
+A process that was not started through ``serve()`` or gunicorn (Flask's
+test client, ``flask run``) publishes lazily on its first ``_info`` or
+launcher request and refreshes its heartbeat on later ones; its own
+resources are listed even when the store holds none of them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..store.base import FIRST_SEEN_NS
+
+if TYPE_CHECKING:
+    from ..app import Core4
+    from ..container import Resource
+
+log = logging.getLogger("core4flask.registry")
+
+#: Fields of a resource's meta data that a process publishes.
+PUBLISHED_FIELDS = (
+    "rsc_id",
+    "qual_name",
+    "project",
+    "title",
+    "subtitle",
+    "author",
+    "tag",
+    "icon",
+    "protected",
+    "target",
+    "spa",
+    "res",
+    "perm_base",
+    "help_url",
+    "card_url",
+    "enter_url",
+    "custom_card",
+    "description",
+)
+#: A full publication every this many heartbeats (repairs purged entries).
+REPUBLISH_EVERY = 12
+#: Entries of processes silent this many alive timeouts are deleted.
+PURGE_FACTOR = 10
+
+_registries: weakref.WeakKeyDictionary[Any, Registry] = weakref.WeakKeyDictionary()
+_registries_lock = threading.Lock()
+
+
+def registry_of(ext: Core4) -> Registry:
+    """The registry state of one application (created on first use)."""
+    with _registries_lock:
+        registry = _registries.get(ext)
+        if registry is None:
+            registry = _registries[ext] = Registry(ext)
+    return registry
+
+
+def install(ext: Core4) -> Registry:
+    """Publish on ``ext.on_start``, withdraw on ``ext.on_stop`` (idempotent)."""
+    registry = registry_of(ext)
+    with registry.lock:
+        if not registry.installed:
+            registry.installed = True
+            ext.on_start.append(registry.on_start)
+            ext.on_stop.append(registry.on_stop)
+    return registry
+
+
+def gevent_patched() -> bool:
+    """Whether gevent has made the standard library cooperative."""
+    if "gevent" not in sys.modules:
+        return False
+    from gevent import monkey
+
+    return bool(monkey.is_module_patched("threading"))
+
+
+class Registry:
+    """What one process publishes about itself, and its heartbeat."""
+
+    def __init__(self, ext: Core4) -> None:
+        self.ext = ext
+        #: True once the on_start/on_stop callbacks are attached
+        self.installed = False
+        #: True between on_start and on_stop (a heartbeat worker runs)
+        self.serving = False
+        #: the id under which this process publishes; None before publishing
+        self.server_id: str | None = None
+        #: the public base URL of this process (``http://host:port``)
+        self.routing: str | None = None
+        self.lock = threading.RLock()
+        self._pid: int | None = None
+        self._started_at: datetime.datetime | None = None
+        self._docs: list[dict[str, Any]] | None = None
+        self._published = False
+        self._next_beat = 0.0
+        self._stop = threading.Event()
+        self._worker: Any = None
+
+    # -- configuration -----------------------------------------------------------
+    @property
+    def heartbeat(self) -> float:
+        """Seconds between heartbeats (config ``api.heartbeat``)."""
+        return max(0.05, float(self.ext.config.get_path("api.heartbeat", 5) or 5))
+
+    @property
+    def alive_timeout(self) -> float:
+        """Seconds after which a silent process counts as gone."""
+        return max(self.heartbeat, float(self.ext.config.get_path("api.alive_timeout", 20) or 20))
+
+    def docs(self) -> list[dict[str, Any]]:
+        """The handler documents this process publishes (computed once)."""
+        if self._docs is None:
+            self._docs = handler_docs(self.ext.containers)
+        return self._docs
+
+    # -- lifecycle ----------------------------------------------------------------
+    def on_start(self, ext: Core4, port: int | None) -> None:
+        """``ext.on_start``: publish and start the heartbeat worker."""
+        with self.lock:
+            self._reset_after_fork()
+            self.serving = True
+            self.routing = configured_routing(ext.config) or default_routing(ext.config, port)
+            self.server_id = new_server_id(port)
+            self._started_at = _utcnow()
+        self.publish()
+        self._start_worker()
+
+    def on_stop(self, ext: Core4) -> None:
+        """``ext.on_stop``: stop beating and remove this process's entries."""
+        self._stop.set()
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.join(timeout=max(2.0, self.heartbeat * 2))
+        with self.lock:
+            self.serving = False
+            server_id, self._published = self.server_id, False
+        if server_id is not None and self._pid == os.getpid():
+            try:
+                ext.store.registry_remove(server_id)
+            except Exception:  # noqa: BLE001 - stopping goes on without the store
+                log.warning("could not remove registry entries of %s", server_id, exc_info=True)
+
+    def touch(self, host_url: str) -> None:
+        """Lazy publication for processes that were not started by a server."""
+        install(self.ext)
+        with self.lock:
+            self._reset_after_fork()
+            if self.serving:
+                return
+            now = time.monotonic()
+            if now < self._next_beat:
+                return
+            self._next_beat = now + self.heartbeat
+            if self.server_id is None:
+                self.routing = configured_routing(self.ext.config) or host_url.rstrip("/")
+                self.server_id = new_server_id(None)
+                self._started_at = _utcnow()
+        if self._published:
+            self.beat()
+        else:
+            self.publish()
+
+    def _reset_after_fork(self) -> None:
+        if self._pid is not None and self._pid != os.getpid():
+            self.server_id, self._published, self.serving = None, False, False
+            self._worker, self._stop = None, threading.Event()
+        self._pid = os.getpid()
+
+    # -- store operations -----------------------------------------------------------
+    def server_info(self) -> dict[str, Any]:
+        """The server document published next to the handlers."""
+        from .. import __version__
+
+        return {
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "routing": self.routing,
+            "started_at": self._started_at,
+            "version": __version__,
+        }
+
+    def publish(self) -> bool:
+        """Write this process's entry and handlers; False when the store failed."""
+        if self.server_id is None:
+            return False
+        store = self.ext.store
+        try:
+            store.registry_publish(self.server_id, self.server_info(), self.docs())
+            store.registry_purge(self.alive_timeout * PURGE_FACTOR)
+        except Exception:  # noqa: BLE001 - the heartbeat retries; requests go on
+            log.warning("registry publication of %s failed", self.server_id, exc_info=True)
+            self._published = False
+            return False
+        self._published = True
+        return True
+
+    def beat(self) -> None:
+        """Refresh the heartbeat (a full publication after a failure)."""
+        if not self._published:
+            self.publish()
+            return
+        try:
+            self.ext.store.registry_heartbeat(self.server_id)
+        except Exception:  # noqa: BLE001 - the next beat publishes again
+            log.warning("registry heartbeat of %s failed", self.server_id, exc_info=True)
+            self._published = False
+
+    def _start_worker(self) -> None:
+        self._stop = threading.Event()
+        if gevent_patched():
+            import gevent
+
+            self._worker = gevent.spawn(self._run)
+        else:
+            thread = threading.Thread(target=self._run, name="core4flask-heartbeat", daemon=True)
+            thread.start()
+            self._worker = thread
+
+    def _run(self) -> None:
+        beats = 0
+        while not self._stop.wait(self.heartbeat):
+            beats += 1
+            if beats % REPUBLISH_EVERY == 0:
+                self.publish()
+            else:
+                self.beat()
+
+    # -- reading --------------------------------------------------------------------
+    def live_servers(self) -> list[dict[str, Any]]:
+        """Live servers from the store, plus this process when it is missing there."""
+        servers = list(self.ext.store.registry_live(self.alive_timeout))
+        if not any(server["server_id"] == self.server_id for server in servers):
+            own = {"routing": self.routing, "started_at": self._started_at}
+            servers.append({"server_id": self.server_id or "", "server": own, "handlers": self.docs()})
+        return servers
+
+
+def configured_routing(config: Any) -> str | None:
+    """``api.routing`` without a trailing slash, when set."""
+    routing = config.get_path("api.routing", None)
+    return str(routing).rstrip("/") if routing else None
+
+
+def default_routing(config: Any, port: int | None) -> str:
+    """``http://<address>:<port>`` of a serving process."""
+    address = str(config.get_path("api.address", "") or "")
+    if address in ("", "0.0.0.0", "::", "[::]"):
+        address = socket.getfqdn()
+    if ":" in address and not address.startswith("["):
+        address = f"[{address}]"
+    port = port or config.get_path("api.port", 5001)
+    return f"http://{address}:{port}"
+
+
+def new_server_id(port: int | None) -> str:
+    """A server id unique to this process start: ``host:port:pid:random``."""
+    return f"{socket.gethostname()}:{port or '-'}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _utcnow() -> datetime.datetime:
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+# -- documents ------------------------------------------------------------------------
+
+
+def handler_docs(containers: Iterable[Any]) -> list[dict[str, Any]]:
+    """One document per rsc_id with every container mount of this process."""
+    docs: dict[str, dict[str, Any]] = {}
+    for app in containers:
+        for resource in app.resources.values():
+            doc = docs.get(resource.rsc_id)
+            if doc is None:
+                doc = docs[resource.rsc_id] = published_doc(resource)
+            doc["mounts"].append(
+                {
+                    "container": app.qual_name,
+                    "root": app.root,
+                    "pattern": [[regex, name] for regex, name in resource.patterns],
+                }
+            )
+    return list(docs.values())
+
+
+def published_doc(resource: Resource) -> dict[str, Any]:
+    """The registry document of one resource (without its mounts)."""
+    from .meta import resource_meta
+
+    meta = resource_meta(resource)
+    doc = {name: meta.get(name) for name in PUBLISHED_FIELDS}
+    doc["version"] = project_version(meta.get("project"))
+    doc["description_html"] = {"body": meta.get("description_html"), "error": meta.get("description_error")}
+    doc["mounts"] = []
+    return doc
+
+
+def project_version(project: str | None) -> str | None:
+    """``__version__`` of a project's top-level package, when it has one."""
+    module = sys.modules.get(project or "")
+    version = getattr(module, "__version__", None)
+    return str(version) if version is not None else None
+
+
+def merge_servers(servers: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Merge the handler documents of several servers by rsc_id (core4's shape).
+
+    ``endpoint`` (routing + container root), ``container`` and ``pattern``
+    (``[routing + regex, name]``) become sorted unique lists; ``started_at``
+    is the earliest start. Other fields come from the first server listed.
+    """
+    entries: dict[str, dict[str, Any]] = {}
+    for server in servers:
+        info = server.get("server") or {}
+        routing = str(info.get("routing") or "")
+        started = info.get("started_at")
+        for doc in server.get("handlers") or []:
+            entry = entries.get(doc["rsc_id"])
+            if entry is None:
+                entry = {key: value for key, value in doc.items() if key != "mounts"}
+                entry.update(endpoint=set(), container=set(), pattern=set(), started_at=started)
+                entries[doc["rsc_id"]] = entry
+            elif started is not None and (entry["started_at"] is None or started < entry["started_at"]):
+                entry["started_at"] = started
+            for mount in doc.get("mounts") or []:
+                entry["endpoint"].add(routing + mount["root"])
+                entry["container"].add(mount["container"])
+                entry["pattern"].update((routing + regex, name) for regex, name in mount["pattern"])
+    for entry in entries.values():
+        entry["endpoint"] = sorted(entry["endpoint"])
+        entry["container"] = sorted(entry["container"])
+        entry["pattern"] = [list(p) for p in sorted(entry["pattern"], key=lambda p: (p[0], p[1] or ""))]
+    return list(entries.values())
+
+
+def mark_new(entries: list[dict[str, Any]], first_seen: dict[str, Any], now: datetime.datetime, days: float) -> None:
+    """Set ``created_at`` and add (or drop) tag ``new`` by the first publication.
+
+    Resources never published keep their declared tags.
+    """
+    window = datetime.timedelta(days=days)
+    for entry in entries:
+        created = first_seen.get(entry["rsc_id"])
+        entry["created_at"] = created if isinstance(created, datetime.datetime) else None
+        tags = list(entry.get("tag") or [])
+        if entry["created_at"] is not None:
+            tags = [tag for tag in tags if tag != "new"]
+            if now - entry["created_at"] < window:
+                tags.append("new")
+        entry["tag"] = tags
+
+
+def live_entries(ext: Core4, host_url: str) -> list[dict[str, Any]]:
+    """Every resource of every live server sharing the store, merged by rsc_id."""
+    registry = registry_of(ext)
+    registry.touch(host_url)
+    entries = merge_servers(registry.live_servers())
+    store = ext.store
+    first_seen = {key: value for key, value, _changed in store.kv_changed_since(FIRST_SEEN_NS, None)}
+    days = float(ext.config.get_path("api.new_range", 180) or 0)
+    mark_new(entries, first_seen, store.now(), days)
+    return entries

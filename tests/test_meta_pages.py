@@ -1,0 +1,296 @@
+"""Help, card and enter pages of a resource, and the resource identity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core4flask import CoreApiContainer, CoreRequestHandler, CoreStaticFileHandler, create_app
+from core4flask.container import resource_id
+
+ADMIN = {"api": {"admin_password": "hans", "token": {"secret": "meta-pages-secret-0123456789abcdef"}}}
+HTML = {"Accept": "text/html"}
+
+
+class Documented(CoreRequestHandler):
+    """Sales per region.
+
+    Shows the sales of {{ title }}.
+
+    Methods:
+        GET /sales - the figures
+
+    Parameters:
+        region (str): the region
+
+    Raises:
+        400: unknown region
+    """
+
+    title = "sales"
+    author = "mra"
+    tag = ["app"]
+
+    def get(self):
+        """The figures.
+
+        Parameters:
+            region (str): the region
+        """
+        return "figures"
+
+    def post(self):
+        return "posted"
+
+
+class Broken(CoreRequestHandler):
+    """Broken docs.
+
+    Parameters:
+        (this line is no parameter
+    """
+
+    title = "broken"
+
+    def get(self):
+        """Bad.
+
+        Raises:
+            : nothing
+        """
+        return "ok"
+
+
+class NoArgCard(CoreRequestHandler):
+    """Has the seed's card form."""
+
+    title = "no-arg card"
+
+    def card(self):
+        return "<p id='mine'>my card</p>"
+
+
+class MetaCard(CoreRequestHandler):
+    """Renders its card from the meta data."""
+
+    title = "meta card"
+
+    def card(self, **meta):
+        self.reply({"card_of": meta["title"], "help": meta["help_url"]})
+
+
+class TemplateCard(CoreRequestHandler):
+    """Renders a card template from its template_path (the seed's example)."""
+
+    title = "template card"
+    template_path = "/servers/custom_templates"
+
+    def card(self):
+        self.render("index.html")
+
+
+class Linked(CoreRequestHandler):
+    """Visit {{ enter_url }}"""
+
+    title = "linked"
+    enter_url = "https://example.org/landing"
+
+    def get(self):
+        return self.redirect(self.enter_url)
+
+
+class NeedsArgs(CoreRequestHandler):
+    """GET needs a URL argument."""
+
+    title = "needs args"
+
+    def get(self, item):
+        return item
+
+
+class PostOnly(CoreRequestHandler):
+    """Has no GET."""
+
+    def post(self):
+        return "posted"
+
+
+class First(CoreApiContainer):
+    root = "/first"
+    rules = [
+        (r"/sales", Documented),
+        (r"/sales/(?P<region>[a-z]+)", Documented),
+        (r"/broken", Broken),
+        (r"/noarg", NoArgCard),
+        (r"/metacard", MetaCard),
+        (r"/tplcard", TemplateCard),
+        (r"/linked", Linked),
+        (r"/item/(.+)", NeedsArgs),
+        (r"/post", PostOnly),
+        (r"/titled", Documented, {"title": "other sales"}),
+        (r"/files", CoreStaticFileHandler, {"path": "servers/custom_templates", "title": "files"}),
+    ]
+
+
+class Second(CoreApiContainer):
+    root = "/second"
+    rules = [(r"/sales", Documented)]
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Any:
+    application = create_app(First, Second, config=ADMIN, instance_path=str(tmp_path))
+    application.extensions["core4flask"].prepare_serving()
+    return application
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    test_client = app.test_client()
+    token = test_client.get("/core4/api/v1/login?username=admin&password=hans").json["data"]["token"]
+    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return test_client
+
+
+def rsc(app: Any, handler: type, **kwargs: Any) -> str:
+    return resource_id(handler.qual_name(), kwargs)
+
+
+def test_rsc_id_is_core4s_hash(app: Any) -> None:
+    ext = app.extensions["core4flask"]
+    rsc_id = rsc(app, Documented)
+    assert rsc_id in ext.resources
+    # the same handler with other kwargs is another resource
+    assert rsc(app, Documented, title="other sales") in ext.resources
+    assert rsc(app, Documented, title="other sales") != rsc_id
+    # the container does not enter the hash; several patterns are one resource
+    first = ext.container_of("/first").resources[rsc_id]
+    second = ext.container_of("/second").resources[rsc_id]
+    assert [p for p, _ in first.patterns] == ["/first/sales", "/first/sales/(?P<region>[a-z]+)"]
+    assert [p for p, _ in second.patterns] == ["/second/sales"]
+
+
+def test_help_page_for_browsers(client: Any, app: Any) -> None:
+    response = client.get(f"/first/_info/help/{rsc(app, Documented)}", headers=HTML)
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/html")
+    page = response.get_data(as_text=True)
+    assert "<h1>sales</h1>" in page
+    assert "Shows the sales of sales." in page  # the description is a Jinja template
+    assert "region" in page and "Parameters" in page
+    assert "unknown region" in page
+    assert 'id="method-get"' in page and 'id="method-post"' in page
+    assert "test_meta_pages.Documented" in page
+
+
+def test_help_for_json_clients_is_the_envelope(client: Any, app: Any) -> None:
+    response = client.get(f"/first/_info/help/{rsc(app, Documented)}")
+    assert response.status_code == 200
+    body = response.json
+    assert body["code"] == 200 and "_id" in body
+    meta = body["data"]
+    assert meta["qual_name"] == "test_meta_pages.Documented"
+    assert meta["description"].startswith("Sales per region.")
+    assert meta["help_url"] == f"/first/_info/help/{meta['rsc_id']}"
+    assert meta["pattern"] == [
+        {"regex": "/first/sales", "name": None},
+        {"regex": "/first/sales/(?P<region>[a-z]+)", "name": None},
+    ]
+    assert [m["method"] for m in meta["method"]] == ["GET", "POST"]
+
+
+def test_help_shows_docstring_problems_instead_of_failing(client: Any, app: Any) -> None:
+    response = client.get(f"/first/_info/help/{rsc(app, Broken)}", headers=HTML)
+    assert response.status_code == 200
+    assert "Documentation warnings" in response.get_data(as_text=True)
+    meta = client.get(f"/first/_info/help/{rsc(app, Broken)}").json["data"]
+    assert meta["description_error"] or any(m["parser_error"] for m in meta["method"])
+
+
+def test_help_works_with_an_empty_registry(client: Any, app: Any) -> None:
+    store = app.extensions["core4flask"].store
+    assert store.registry_live(60) == []
+    assert client.get(f"/second/_info/help/{rsc(app, Documented)}", headers=HTML).status_code == 200
+    assert client.get(f"/second/_info/card/{rsc(app, Documented)}", headers=HTML).status_code == 200
+
+
+def test_help_query_key_redirects(client: Any, app: Any) -> None:
+    response = client.get("/first/sales/north?_help")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/first/_info/help/{rsc(app, Documented)}"
+
+
+def test_pages_of_resources_of_other_containers_are_404(client: Any, app: Any) -> None:
+    assert client.get(f"/second/_info/help/{rsc(app, Broken)}").status_code == 404
+    assert client.get("/first/_info/help/" + "0" * 32).status_code == 404
+
+
+def test_pages_need_a_login(app: Any) -> None:
+    anonymous = app.test_client()
+    assert anonymous.get(f"/first/_info/help/{rsc(app, Documented)}").status_code == 401
+    response = anonymous.get(f"/first/_info/card/{rsc(app, Documented)}", headers=HTML)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/core4/api/v1/login?next=")
+
+
+def test_default_card(client: Any, app: Any) -> None:
+    response = client.get(f"/first/_info/card/{rsc(app, Documented)}", headers=HTML)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "sales" in page and f"/first/_info/enter/{rsc(app, Documented)}" in page
+
+
+def test_card_for_json_clients_is_the_bare_meta(client: Any, app: Any) -> None:
+    body = client.get(f"/first/_info/card/{rsc(app, Documented)}").json
+    assert "code" not in body and "data" not in body
+    assert body["rsc_id"] == rsc(app, Documented)
+    assert body["custom_card"] is False
+    assert client.get(f"/first/_info/card/{rsc(app, NoArgCard)}").json["custom_card"] is True
+
+
+def test_custom_cards_replace_the_default(client: Any, app: Any) -> None:
+    no_arg = client.get(f"/first/_info/card/{rsc(app, NoArgCard)}", headers=HTML)
+    assert no_arg.status_code == 200
+    assert no_arg.get_data(as_text=True) == "<p id='mine'>my card</p>"
+    assert no_arg.content_type.startswith("text/html")
+    with_meta = client.get(f"/first/_info/card/{rsc(app, MetaCard)}", headers=HTML)
+    assert with_meta.status_code == 200
+    assert with_meta.json["data"]["card_of"] == "meta card"
+    assert with_meta.json["data"]["help"] == f"/first/_info/help/{rsc(app, MetaCard)}"
+    template = client.get(f"/first/_info/card/{rsc(app, TemplateCard)}", headers=HTML)
+    assert template.status_code == 200
+    assert 'id="custom"' in template.get_data(as_text=True)
+
+
+def test_enter_redirects_to_enter_url(client: Any, app: Any) -> None:
+    response = client.get(f"/first/_info/enter/{rsc(app, Linked)}")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "https://example.org/landing"
+    meta = client.get(f"/first/_info/help/{rsc(app, Linked)}").json["data"]
+    assert meta["enter_url"] == "https://example.org/landing"
+    assert "Visit https://example.org/landing" in meta["description"]
+
+
+def test_enter_calls_get(client: Any, app: Any) -> None:
+    response = client.get(f"/first/_info/enter/{rsc(app, Documented)}")
+    assert response.status_code == 200
+    assert response.json["data"] == "figures"
+
+
+def test_enter_explains_when_get_needs_url_arguments(client: Any, app: Any) -> None:
+    response = client.get(f"/first/_info/enter/{rsc(app, NeedsArgs)}")
+    assert response.status_code == 400
+    assert "needs URL arguments (item)" in response.json["error"]
+    response = client.get(f"/first/_info/enter/{rsc(app, PostOnly)}")
+    assert response.status_code == 400
+    assert "no GET" in response.json["error"]
+
+
+def test_enter_of_a_static_folder_redirects_to_it(client: Any, app: Any) -> None:
+    ext = app.extensions["core4flask"]
+    static = next(r for r in ext.container_of("/first").resources.values() if r.handler is CoreStaticFileHandler)
+    response = client.get(f"/first/_info/enter/{static.rsc_id}")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/first/files"
