@@ -38,6 +38,50 @@ def access_line(
     return f"{identifier or '-'} {user or '-'} {method} {target} {status} {millis:.1f}ms"
 
 
+class AccessHandler(logging.StreamHandler):
+    """The stream handler :func:`configure` installs.
+
+    Besides ordinary records it takes finished lines through
+    :meth:`write_line`, which writes exactly what ``emit`` would write for the
+    same message without building a ``LogRecord`` (a noticeable part of a
+    small request's cost).
+    """
+
+    #: the format ``emit`` uses; ``write_line`` reproduces it
+    FORMAT = "%(asctime)s %(message)s"
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self.default_formatter = logging.Formatter(self.FORMAT)
+        self.setFormatter(self.default_formatter)
+        self._second: int | None = None
+        self._stamp = ""
+
+    def takes_lines(self) -> bool:
+        """True while ``write_line`` gives the same output as ``emit`` would."""
+        return self.formatter is self.default_formatter and not self.filters and self.level <= logging.INFO
+
+    def write_line(self, message: str) -> None:
+        """Write ``<asctime> <message>`` as the default formatter would."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            formatter = self.default_formatter
+            self._stamp = time.strftime(formatter.default_time_format, formatter.converter(second))
+            self._second = second
+        text = f"{self._stamp},{int((now - second) * 1000):03d} {message}{self.terminator}"
+        self.acquire()
+        try:
+            stream = self.stream
+            stream.write(text)
+            if hasattr(stream, "flush"):
+                stream.flush()
+        except Exception:  # noqa: BLE001 - report like logging does, never fail the request
+            self.handleError(log.makeRecord(log.name, logging.INFO, __file__, 0, message, (), None))
+        finally:
+            self.release()
+
+
 def configure(enabled: bool) -> None:
     """Send access lines to stderr unless the application configured logging."""
     if not enabled:
@@ -46,10 +90,19 @@ def configure(enabled: bool) -> None:
     log.disabled = False
     log.setLevel(logging.INFO)
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-        log.addHandler(handler)
+        log.addHandler(AccessHandler(sys.stderr))
         log.propagate = False
+
+
+def _direct_handler() -> AccessHandler | None:
+    """Our own handler when it is the only place access lines go."""
+    handlers = log.handlers
+    if len(handlers) != 1 or log.propagate or log.filters:
+        return None
+    handler = handlers[0]
+    if type(handler) is not AccessHandler or not handler.takes_lines():
+        return None
+    return handler
 
 
 def log_request(request: Any, state: Any, status: int, started: float | None) -> None:
@@ -60,4 +113,9 @@ def log_request(request: Any, state: Any, status: int, started: float | None) ->
     identifier = getattr(state, "identifier", None)
     user = getattr(state, "current_user", None)
     query = request.query_string.decode("latin-1") if request.query_string else ""
-    log.info(access_line(identifier, user, request.method, request.path, query, status, millis))
+    line = access_line(identifier, user, request.method, request.path, query, status, millis)
+    handler = _direct_handler()
+    if handler is not None:
+        handler.write_line(line)
+    else:
+        log.info(line)

@@ -69,12 +69,11 @@ class Core4:
         app.url_map.converters["c4rest"] = RestConverter
         self._allow_origin = str(self.config.api.allow_origin or "*")
         accesslog.configure(bool(self.config.api.access_log))
-        try:
-            from .auth.setup import install
-        except ImportError:
-            pass
-        else:
-            install(self)
+        from .apps.registry import install as install_registry
+        from .auth.setup import install as install_auth
+
+        install_auth(self)
+        install_registry(self)
 
     # -- containers ------------------------------------------------------------------
     def register(self, *containers: type[CoreApiContainer]) -> list[ContainerApp]:
@@ -130,7 +129,11 @@ class Core4:
                         instance,
                         mongo_database=self.config.get("mongo_database"),
                     )
-                    store.setup()
+                    try:
+                        store.setup()
+                    except BaseException:
+                        store.close()
+                        raise
                     self._store, self._store_pid = store, pid
         return self._store
 

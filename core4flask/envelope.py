@@ -21,15 +21,23 @@ import orjson
 #: non-string dict keys are stringified.
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
-#: Marker spliced into a serialised envelope where pre-rendered JSON goes.
+#: Marker spliced into a serialised envelope where pre-rendered JSON goes
+#: (only when orjson cannot embed it as a ``Fragment``).
 _RAW_MARKER = "\x00core4flask-raw\x00"
+
+#: orjson >= 3.10 writes pre-serialised JSON wrapped in this verbatim.
+_FRAGMENT = getattr(orjson, "Fragment", None)
+
+
+#: Reason phrases by status code (looked up on every reply).
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
 def reason(code: int) -> str:
     """Return the standard reason phrase of an HTTP status code."""
     try:
-        return HTTPStatus(code).phrase
-    except ValueError:
+        return _REASONS.get(code, "Unknown")
+    except TypeError:  # unhashable
         return "Unknown"
 
 
@@ -83,15 +91,21 @@ def dumps_with_raw(envelope: Mapping[str, Any], key: str, raw_json: str | bytes)
     """Serialise an envelope whose ``key`` holds already-serialised JSON.
 
     Used for DataFrames: pandas renders the records itself (fast, NaN-safe)
-    and the result is spliced in without being parsed again.
+    and the result goes in without being parsed again. orjson copies it
+    straight into its output (a ``Fragment``), so a megabyte of records is
+    copied once, as when a bare view encodes pandas' string itself.
     """
     body = dict(envelope)
+    if _FRAGMENT is not None:
+        body[key] = _FRAGMENT(raw_json)
+        try:
+            return orjson.dumps(body, default=_default, option=_OPTIONS)
+        except (TypeError, orjson.JSONEncodeError):
+            pass  # an envelope value only the slow path of dumps() takes
     body[key] = _RAW_MARKER
-    encoded = dumps(body)
-    marker = dumps(_RAW_MARKER)
+    head, _, tail = dumps(body).partition(dumps(_RAW_MARKER))
     raw = raw_json.encode() if isinstance(raw_json, str) else raw_json
-    head, _, tail = encoded.partition(marker)
-    return head + raw + tail
+    return b"".join((head, raw, tail))
 
 
 def _default(value: Any) -> Any:

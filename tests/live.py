@@ -19,7 +19,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "hans"
-TOKEN_SECRET = "e2e-secret-0d3c8f1d9a7b4e2f8c6a5b3d1e9f7a2c"
+TOKEN_SECRET = "e2e-secret-0d3c8f1d9a7b4e2f8c6a5b3d1e9f7a2c-9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e"
 
 
 def free_port() -> int:

@@ -1,0 +1,57 @@
+"""``install(ext)``: wire authentication into a :class:`~core4flask.Core4` extension.
+
+Called by ``Core4.init_app``. It sets ``ext.auth``, adds ``<root>/login``
+and ``<root>/logout`` to every container, checks the secret and bootstraps
+the admin user before serving, and sets up flask-jwt-extended (which makes
+the tokens) with the same key and algorithm the authenticator verifies with.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from flask_jwt_extended import JWTManager
+
+from .authenticator import Authenticator
+from .tokens import COOKIE_NAME
+
+__all__ = ["configure_jwt", "install", "prepare"]
+
+
+def install(ext: Any) -> None:
+    """Install authentication on ``ext`` (before containers are registered)."""
+    from .routes import LoginHandler, LogoutHandler
+
+    ext.auth = Authenticator(ext)
+    ext.automatic_rules.append((r"/login", LoginHandler))
+    ext.automatic_rules.append((r"/logout", LogoutHandler))
+    ext.on_prepare.append(prepare)
+    if ext.app is not None:
+        configure_jwt(ext.app, ext.auth)
+
+
+def prepare(ext: Any) -> None:
+    """Before serving: refuse to start without a usable secret; bootstrap the admin."""
+    ext.auth.ensure_ready()
+
+
+def configure_jwt(app: Any, auth: Authenticator) -> JWTManager:
+    """Set up flask-jwt-extended on ``app`` to make and accept core4flask tokens.
+
+    Its own decorators (``@jwt_required()``) then accept the session tokens
+    too, with the same key, algorithm and revocation list.
+    """
+    app.config.update(
+        JWT_ALGORITHM=auth.algorithm,
+        JWT_DECODE_ALGORITHMS=[auth.algorithm],
+        JWT_ACCESS_TOKEN_EXPIRES=datetime.timedelta(seconds=auth.expiration),
+        JWT_TOKEN_LOCATION=["headers", "cookies"],
+        JWT_ACCESS_COOKIE_NAME=COOKIE_NAME,
+        JWT_COOKIE_CSRF_PROTECT=False,
+    )
+    manager = JWTManager(app)
+    manager.encode_key_loader(lambda _identity: auth.signing_key())
+    manager.decode_key_loader(lambda _header, _payload: auth.signing_key())
+    manager.token_in_blocklist_loader(lambda _header, payload: auth.is_revoked(payload))
+    return manager

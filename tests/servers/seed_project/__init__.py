@@ -1,0 +1,1 @@
+"""A project package holding the seed document's examples (imports changed only)."""
