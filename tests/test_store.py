@@ -1,36 +1,34 @@
-"""One test suite for every store backend, plus backend-specific checks."""
+"""The contract every store backend keeps, run against each backend.
+
+Role queries live in ``test_store_query.py``, backend specifics in
+``test_store_sqlite.py`` and ``test_store_mongo.py``; they import the helpers
+and :func:`open_backend` from here.
+"""
 
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os
-import re
-import sqlite3
 import threading
-import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import mongomock
 import pymongo
 import pytest
-from bson import ObjectId
-from bson.regex import Regex
 from mongomock.store import ServerStore
 
 from core4flask.store import (
     DuplicateKey,
     MongoStore,
-    QueryError,
     SQLiteStore,
     Store,
-    StoreUnavailable,
     new_id,
     open_store,
 )
-from core4flask.store.query import match, sort_docs, to_mongo_query, validate_query
 
 MONGO_URL = os.environ.get("CORE4_TEST_MONGO_URL")
 # far in the future: TTL indexes (MongoDB and mongomock alike) use the real
@@ -56,20 +54,22 @@ def _throwaway_mongo_url(name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        "mongomock",
-        pytest.param(
-            "mongo",
-            marks=pytest.mark.skipif(not MONGO_URL, reason="set CORE4_TEST_MONGO_URL to run against a real MongoDB"),
-        ),
-    ]
-)
-def store(request, tmp_path):
-    if request.param == "sqlite":
+#: the backends the contract runs against (a real MongoDB only when configured)
+BACKENDS = [
+    "sqlite",
+    "mongomock",
+    pytest.param(
+        "mongo",
+        marks=pytest.mark.skipif(not MONGO_URL, reason="set CORE4_TEST_MONGO_URL to run against a real MongoDB"),
+    ),
+]
+
+
+def open_backend(kind: str, tmp_path: Path) -> Iterator[Store]:
+    """Yield a set-up, empty store of ``kind`` (one of :data:`BACKENDS`); drop it afterwards."""
+    if kind == "sqlite":
         backend: Store = SQLiteStore(tmp_path / "instance" / "core4flask.sqlite3")
-    elif request.param == "mongomock":
+    elif kind == "mongomock":
         factory = functools.partial(mongomock.MongoClient, _store=ServerStore())
         backend = MongoStore("mongodb://localhost:27017/core4flask_test", client_factory=factory)
     else:
@@ -78,9 +78,14 @@ def store(request, tmp_path):
     backend.setup()
     yield backend
     backend.close()
-    if request.param == "mongo":
+    if kind == "mongo":
         with pymongo.MongoClient(MONGO_URL) as client:
             client.drop_database(backend.database)
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request, tmp_path):
+    yield from open_backend(request.param, tmp_path)
 
 
 @pytest.fixture
@@ -307,128 +312,6 @@ def test_role_distinct_names_sorted_by_code_point(store):
     assert store.role_distinct_names() == ["C", "Z", "a", "b"]
 
 
-# -- role queries ----------------------------------------------------------------
-
-
-@pytest.fixture
-def people(store):
-    team = make_role("team", realname="Team", perm=["api://core4flask.api"])
-    store.role_insert(team)
-    rows = [
-        make_role("admin", realname="admin user", perm=["cop"], email="admin@example.com"),
-        make_role("liese", realname="Liese", role=[team["_id"]], created=T0 + timedelta(days=1)),
-        make_role("lisa", realname="Lisa", role=[team["_id"]], created=T0 + timedelta(days=2), is_active=False),
-        make_role("lieselotte", realname="Lieselotte", created=T0 + timedelta(days=3)),
-        make_role("norealname", created=T0 + timedelta(days=4)),
-    ]
-    del rows[-1]["realname"]
-    for row in rows:
-        store.role_insert(row)
-    return {"team": team, **{row["name"]: row for row in rows}}
-
-
-def names(docs):
-    return [doc["name"] for doc in docs]
-
-
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        (None, ["admin", "liese", "lieselotte", "lisa", "norealname", "team"]),
-        ({"name": "lisa"}, ["lisa"]),
-        ({"name": "LISA"}, []),
-        ({"perm": "cop"}, ["admin"]),
-        ({"name": {"$in": ["lisa", "admin", "nobody"]}}, ["admin", "lisa"]),
-        ({"name": {"$nin": ["lisa", "admin", "team"]}}, ["liese", "lieselotte", "norealname"]),
-        ({"realname": {"$ne": "Lisa"}, "name": {"$regex": "^li"}}, ["liese", "lieselotte"]),
-        ({"realname": {"$regex": "^LIE", "$options": "i"}}, ["liese", "lieselotte"]),
-        ({"realname": {"$regex": "^LIE"}}, []),
-        ({"realname": {"$in": [re.compile("Li*")]}}, ["liese", "lieselotte", "lisa"]),
-        ({"realname": {"$in": ["Liese"]}}, ["liese"]),
-        (
-            {"$and": [{"realname": {"$in": [re.compile("Li*")]}}, {"realname": {"$ne": "Lisa"}}]},
-            ["liese", "lieselotte"],
-        ),
-        ({"$or": [{"name": "lisa"}, {"perm": "cop"}]}, ["admin", "lisa"]),
-        ({"$nor": [{"name": "lisa"}, {"perm": "cop"}, {"name": "team"}]}, ["liese", "lieselotte", "norealname"]),
-        ({"realname": {"$exists": False}}, ["norealname"]),
-        ({"email": {"$exists": True}}, ["admin"]),
-        ({"is_active": False}, ["lisa"]),
-        ({"created": {"$gt": T0 + timedelta(days=1), "$lte": T0 + timedelta(days=3)}}, ["lieselotte", "lisa"]),
-        ({"realname": None}, ["norealname"]),
-        ({"perm": {"$regex": "^api://"}}, ["team"]),
-    ],
-)
-def test_role_find_and_count(store, people, query, expected):
-    assert sorted(names(store.role_find(query))) == expected
-    assert store.role_count(query) == len(expected)
-
-
-def test_role_find_by_ids(store, people):
-    team_id = people["team"]["_id"]
-    assert names(store.role_find({"role": team_id})) == sorted(["liese", "lisa"], key=lambda n: people[n]["_id"])
-    assert names(store.role_find({"_id": team_id.upper()})) == ["team"]
-    assert names(store.role_find({"_id": {"$in": [team_id, people["lisa"]["_id"], "junk"]}})) == sorted(
-        ["team", "lisa"], key=lambda n: people[n]["_id"]
-    )
-    assert store.role_count({"_id": {"$ne": team_id}}) == 5
-
-
-def test_role_find_sort_skip_limit(store, people):
-    # binary collation: upper case before lower case; missing fields first
-    ascending = names(store.role_find(sort="realname"))
-    assert ascending == ["norealname", "liese", "lieselotte", "lisa", "team", "admin"]
-    descending = names(store.role_find(sort="realname", order=-1))
-    assert descending == list(reversed(ascending))
-    assert names(store.role_find(sort="realname", order=-1, skip=1, limit=2)) == ["team", "lisa"]
-    assert names(store.role_find(sort="created", skip=4)) == ["lieselotte", "norealname"]
-    assert len(store.role_find(limit=0)) == 6
-    default_order = [doc["_id"] for doc in store.role_find()]
-    assert default_order == sorted(default_order)
-
-
-@pytest.mark.parametrize(
-    "query",
-    [
-        {"password": "x"},
-        {"password": {"$exists": True}},
-        {"$or": [{"name": "admin"}, {"password": {"$regex": "^\\$"}}]},
-        {"$and": [{"$nor": [{"password.0": "x"}]}]},
-        {"name": {"$where": "1"}},
-        {"$where": "sleep(100)"},
-        {"avatar": "x"},
-        {"name": {"$regex": "("}},
-        {"name": {"$regex": "a", "$options": "x"}},
-        {"name": {"$options": "i"}},
-        {"name": {"first": "x"}},
-        {"$or": []},
-        {"_id": {"$regex": "^6"}},
-        {"created": {"$gt": {"$date": 1}}},
-        ["name", "admin"],
-        "name",
-    ],
-)
-def test_role_queries_outside_the_safe_subset_are_rejected(store, people, query):
-    with pytest.raises(QueryError):
-        store.role_find(query)
-    with pytest.raises(QueryError):
-        store.role_count(query)
-
-
-def test_password_is_named_as_the_reason(store, people):
-    for query in ({"password": "x"}, {"$or": [{"$and": [{"password": {"$exists": True}}]}]}, {"password.0": "$"}):
-        with pytest.raises(QueryError, match="password"):
-            store.role_find(query)
-    with pytest.raises(QueryError, match="password"):
-        store.role_find(sort="password")
-
-
-def test_role_find_rejects_bad_sort_and_paging(store, people):
-    for kwargs in ({"sort": "password"}, {"sort": "nope"}, {"order": 0}, {"skip": -1}, {"limit": -5}):
-        with pytest.raises(QueryError):
-            store.role_find(**kwargs)
-
-
 # -- settings --------------------------------------------------------------------
 
 
@@ -590,221 +473,9 @@ def test_registry_purge_removes_silent_servers(store, clock):
     assert store.registry_first_seen("x") == T0
 
 
-# -- query evaluation (pure) -----------------------------------------------------
-
-
-def test_match_follows_mongodb_type_rules():
-    doc = {"n": 1, "flag": True, "tags": ["a", "b"], "empty": [], "none": None}
-    cases = [
-        ({"n": 1.0}, True),
-        ({"n": True}, False),
-        ({"flag": 1}, False),
-        ({"tags": "a"}, True),
-        ({"tags": ["a", "b"]}, True),
-        ({"tags": ["b", "a"]}, False),
-        ({"missing": None}, True),
-        ({"none": None}, True),
-        ({"empty": None}, False),
-        ({"missing": {"$gte": None}}, True),
-        ({"missing": {"$gt": None}}, False),
-        ({"n": {"$gt": "0"}}, False),
-        ({"tags": {"$gt": "a"}}, True),
-        ({"missing": {"$ne": 1}}, True),
-        ({"tags": {"$nin": ["c"]}}, True),
-        ({"tags": {"$nin": ["b"]}}, False),
-        ({"n": {"$regex": "1"}}, False),
-    ]
-    for query, expected in cases:
-        # validate each condition through an allowed field, then apply it to the test field
-        ((field, condition),) = query.items()
-        normalized = {field: validate_query({"name": condition})["name"]}
-        assert match(doc, normalized) is expected, query
-
-
-def test_to_mongo_query_converts_ids_and_patterns():
-    team = new_id()
-    query = validate_query(
-        {
-            "$or": [{"_id": team.upper()}, {"role": {"$in": [team, "junk"]}}],
-            "name": {"$in": [re.compile("^a", re.IGNORECASE), "b"]},
-            "realname": team,
-        }
-    )
-    assert to_mongo_query(query) == {
-        "$or": [{"_id": {"$eq": ObjectId(team)}}, {"role": {"$in": [ObjectId(team), "junk"]}}],
-        "name": {"$in": [Regex("^a", "i"), "b"]},
-        "realname": {"$eq": team},
-    }
-
-
-def test_sort_docs_follows_mongodb_order():
-    docs = [
-        {"_id": "1", "v": [3, 1]},
-        {"_id": "2", "v": 2},
-        {"_id": "3"},
-        {"_id": "4", "v": None},
-        {"_id": "5", "v": []},
-        {"_id": "6", "v": "a"},
-        {"_id": "7", "v": True},
-        {"_id": "8", "v": T0},
-        {"_id": "9", "v": [5]},
-    ]
-    assert [d["_id"] for d in sort_docs(docs, "v", 1)] == ["5", "3", "4", "1", "2", "9", "6", "7", "8"]
-    assert [d["_id"] for d in sort_docs(docs, "v", -1)] == ["8", "7", "6", "9", "1", "2", "3", "4", "5"]
-
-
-# -- SQLite specifics ------------------------------------------------------------
-
-
-def _insert_many(path: str, prefix: str, count: int, results) -> None:
-    store = SQLiteStore(path)
-    store.setup()
-    for n in range(count):
-        store.role_insert(make_role(f"{prefix}-{n}"))
-        store.throttle_hit("shared", 60)
-    results.put(store.kv_set_if_absent("secret", "jwt", prefix))
-    store.close()
-
-
-def test_sqlite_two_processes_write_concurrently(tmp_path):
-    path = str(tmp_path / "shared.sqlite3")
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    workers = [context.Process(target=_insert_many, args=(path, p, 40, results)) for p in ("p1", "p2")]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=90)
-    assert [worker.exitcode for worker in workers] == [0, 0]
-    winners = {results.get(timeout=5) for _ in workers}
-    store = SQLiteStore(path)
-    assert store.role_count() == 80
-    assert store.throttle_count("shared", 600) == 80
-    assert len(winners) == 1 and store.kv_get("secret", "jwt") in {"p1", "p2"}
-    with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    store.close()
-
-
-def _insert_in_child(store: SQLiteStore) -> None:
-    store.role_insert(make_role("from-child"))
-
-
-def test_sqlite_store_inherited_through_fork_reconnects(tmp_path):
-    store = SQLiteStore(tmp_path / "fork.sqlite3")
-    store.role_insert(make_role("from-parent"))
-    child = multiprocessing.get_context("fork").Process(target=_insert_in_child, args=(store,))
-    child.start()
-    child.join(timeout=60)
-    assert child.exitcode == 0
-    assert store.role_distinct_names() == ["from-child", "from-parent"]
-    store.close()
-
-
-def test_sqlite_creates_missing_folders_and_an_owner_only_file(tmp_path):
-    path = tmp_path / "a" / "b" / "c" / "db.sqlite3"
-    store = SQLiteStore(path)
-    store.setup()
-    assert path.exists()
-    assert path.stat().st_mode & 0o777 == 0o600
-    store.close()
-
-
-def test_sqlite_in_memory_database_for_one_process():
-    store = SQLiteStore(":memory:")
-    store.role_insert(make_role("alice"))
-    assert store.role_by_name("ALICE")["name"] == "alice"
-    assert not os.path.exists(":memory:")
-    store.close()
-
-
-def test_sqlite_unusable_location_is_unavailable(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("not a folder")
-    store = SQLiteStore(blocker / "sub" / "db.sqlite3")
-    with pytest.raises(StoreUnavailable, match="db.sqlite3"):
-        store.setup()
-    with pytest.raises(StoreUnavailable):
-        store.role_get(new_id())
-
-
-def test_sqlite_locked_database_is_unavailable(tmp_path):
-    path = tmp_path / "locked.sqlite3"
-    store = SQLiteStore(path, busy_timeout=0.2)
-    store.setup()
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
-        started = time.monotonic()
-        with pytest.raises(StoreUnavailable, match="locked"):
-            store.role_insert(make_role("alice"))
-        assert time.monotonic() - started < 3
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
-    store.role_insert(make_role("alice"))
-    assert store.role_count() == 1
-    store.close()
-
-
-def test_sqlite_corrupt_file_is_unavailable(tmp_path):
-    path = tmp_path / "corrupt.sqlite3"
-    path.write_bytes(b"this is not a database" * 100)
-    store = SQLiteStore(path)
-    with pytest.raises(StoreUnavailable):
-        store.ping()
-
-
 def test_open_store_picks_the_backend(tmp_path):
     embedded = open_store(None, str(tmp_path))
     assert isinstance(embedded, SQLiteStore)
     assert embedded.path == str(tmp_path / "core4flask.sqlite3")
     mongo = open_store("mongodb://db.example:27017", str(tmp_path), mongo_database="c4")
     assert isinstance(mongo, MongoStore) and mongo.database == "c4"
-
-
-# -- MongoDB specifics -----------------------------------------------------------
-
-
-def test_mongo_database_name_and_repr():
-    assert MongoStore("mongodb://h/").database == "core4"
-    assert MongoStore("mongodb://h", database="x").database == "x"
-    assert MongoStore("mongodb://h/fromurl?authSource=admin", database="x").database == "fromurl"
-    secret = MongoStore("mongodb://user:secret@h:27017/db")
-    assert "secret" not in repr(secret) and "h:27017" in repr(secret)
-    with pytest.raises(ValueError):
-        MongoStore("http://h/db")
-
-
-def test_mongo_unreachable_server_is_unavailable_quickly():
-    store = MongoStore("mongodb://127.0.0.1:1/", timeout_ms=1000)
-    try:
-        for call in (store.ping, lambda: store.role_by_name("admin"), lambda: store.kv_get("ns", "k")):
-            started = time.monotonic()
-            with pytest.raises(StoreUnavailable):
-                call()
-            assert time.monotonic() - started < 2.5
-    finally:
-        store.close()
-
-
-def test_mongo_role_documents_keep_core4_schema():
-    server = ServerStore()
-    store = MongoStore("mongodb://h/c4", client_factory=functools.partial(mongomock.MongoClient, _store=server))
-    store.setup()
-    team = make_role("team")
-    alice = make_role("alice", email="alice@example.com", role=[team["_id"]])
-    store.role_insert(team)
-    store.role_insert(alice)
-    raw = mongomock.MongoClient(_store=server)["c4"]["sys.role"]
-    doc = raw.find_one({"name": "alice"})
-    assert set(doc) == set(alice)
-    assert doc["_id"] == ObjectId(alice["_id"]) and doc["etag"] == ObjectId(alice["etag"])
-    assert doc["role"] == [ObjectId(team["_id"])]
-    indexes = raw.index_information()
-    assert indexes["unique_name"]["unique"] and indexes["unique_email"]["unique"]
-    # a document written by core4 itself (with an avatar) reads fine
-    raw.insert_one({"name": "core4user", "etag": ObjectId(), "perm": ["cop"], "avatar": b"png"})
-    loaded = store.role_by_name("core4user")
-    assert "avatar" not in loaded and isinstance(loaded["_id"], str)
-    store.close()

@@ -25,7 +25,7 @@ from typing import Any
 from bson import ObjectId
 from bson.regex import Regex
 
-from .base import ROLE_FIELDS, normalize_id, to_naive_utc
+from ._documents import ROLE_FIELDS, normalize_id, to_naive_utc
 
 #: fields a query or a sort may name (never ``password``)
 ALLOWED_FIELDS = ROLE_FIELDS - {"password"}

@@ -11,31 +11,26 @@ milliseconds since the epoch.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
-import threading
-import weakref
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
-from datetime import datetime, timedelta
+from contextlib import contextmanager
 from typing import Any
 
-from bson import ObjectId
-
+from ._process import ProcessHandle
+from ._sqlite_base import dumps as dumps
+from ._sqlite_base import loads as loads
+from ._sqlite_kv import SQLiteKeyValue, SQLiteThrottle
+from ._sqlite_registry import SQLiteRegistry
 from .base import (
-    FIRST_SEEN_NS,
     DuplicateKey,
-    Store,
     StoreUnavailable,
-    check_namespace,
     check_role_doc,
     check_role_fields,
     normalize_id,
     order_by_ids,
-    to_naive_utc,
 )
-from .query import match, sort_docs, validate_page, validate_query, validate_sort
+from .query import match, sort_docs
 
 #: bumped when the schema below changes
 SCHEMA_VERSION = 1
@@ -58,46 +53,7 @@ _SCHEMA = (
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
 
-_EPOCH = datetime(1970, 1, 1)
-_MILLISECOND = timedelta(milliseconds=1)
 _MAX_PARAMS = 500
-
-# Connections inherited through fork(): closing them in the child could
-# release the child's own locks on the file, so they stay referenced, unused.
-_INHERITED: list[sqlite3.Connection] = []
-_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
-
-
-def _encode_extra(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return {"$date": to_naive_utc(value).isoformat(timespec="milliseconds")}
-    if isinstance(value, ObjectId):
-        return str(value)
-    raise TypeError(f"cannot store a {type(value).__name__} value")
-
-
-def _decode_extra(obj: dict) -> Any:
-    if len(obj) == 1 and isinstance(obj.get("$date"), str):
-        return datetime.fromisoformat(obj["$date"])
-    return obj
-
-
-def dumps(value: Any) -> str:
-    """Encode a value as stored JSON text (datetimes become ``{"$date": ...}``)."""
-    return json.dumps(value, default=_encode_extra, ensure_ascii=False, separators=(",", ":"))
-
-
-def loads(text: str) -> Any:
-    """Decode JSON text written by :func:`dumps`."""
-    return json.loads(text, object_hook=_decode_extra)
-
-
-def _ms(value: datetime) -> int:
-    return (to_naive_utc(value) - _EPOCH) // _MILLISECOND
-
-
-def _from_ms(value: int) -> datetime:
-    return _EPOCH + value * _MILLISECOND
 
 
 def _role_columns(doc: dict) -> tuple[str, str | None, str]:
@@ -120,7 +76,7 @@ def _chunks(items: list[str], size: int = _MAX_PARAMS) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteKeyValue, SQLiteThrottle, SQLiteRegistry):
     """The store in a SQLite file, created with its folder on first use."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 5.0):
@@ -128,10 +84,7 @@ class SQLiteStore(Store):
         self.path = os.fspath(path)
         #: seconds a write waits for another process's write lock
         self.busy_timeout = busy_timeout
-        self._conn: sqlite3.Connection | None = None
-        self._pid = os.getpid()
-        _STORES.add(self)
-        self._lock = threading.RLock()
+        self._conn: ProcessHandle[sqlite3.Connection] = ProcessHandle(reentrant=True)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -167,32 +120,15 @@ class SQLiteStore(Store):
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        if os.getpid() != self._pid:
-            self.after_fork()
         try:
-            with self._lock:
-                if self._conn is None:
-                    self._conn = self._open()
-                yield self._conn
+            with self._conn.hold(self._open) as conn:
+                yield conn
         except sqlite3.IntegrityError as exc:
             raise DuplicateKey(_duplicate_field(exc)) from None
         except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
             raise
         except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreUnavailable(f"SQLite store {self.path} failed: {exc}") from exc
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._read() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    with suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise
 
     def setup(self) -> None:
         """Create the file, its folder and the schema (idempotent)."""
@@ -201,21 +137,11 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         """Close this process's connection."""
-        with self._lock:
-            if self._conn is not None and os.getpid() == self._pid:
-                self._conn.close()
-            self._conn = None
+        self._conn.close()
 
     def after_fork(self) -> None:
         """Forget the parent's connection and lock; reconnect lazily."""
-        if os.getpid() == self._pid:
-            self.close()
-            return
-        if self._conn is not None:
-            _INHERITED.append(self._conn)
-        self._conn = None
-        self._lock = threading.RLock()
-        self._pid = os.getpid()
+        self._conn.after_fork()
 
     def ping(self) -> None:
         """Run a trivial statement; raises StoreUnavailable on failure."""
@@ -263,26 +189,13 @@ class SQLiteStore(Store):
         with self._read() as conn:
             return [loads(row[0]) for row in conn.execute("SELECT doc FROM role")]
 
-    def role_find(
-        self,
-        query: dict | None = None,
-        *,
-        sort: str = "_id",
-        order: int = 1,
-        skip: int = 0,
-        limit: int | None = None,
-    ) -> list[dict]:
+    def _role_find(self, criteria: dict, sort: str, order: int, skip: int, limit: int | None) -> list[dict]:
         """Return matching roles, sorted and sliced in Python."""
-        criteria = validate_query(query)
-        sort, order = validate_sort(sort, order)
-        skip, limit = validate_page(skip, limit)
-        docs = [doc for doc in self._role_all() if match(doc, criteria)]
-        docs = sort_docs(docs, sort, order)
+        docs = sort_docs([doc for doc in self._role_all() if match(doc, criteria)], sort, order)
         return docs[skip : None if limit is None else skip + limit]
 
-    def role_count(self, query: dict | None = None) -> int:
-        """Return how many roles match ``query``."""
-        criteria = validate_query(query)
+    def _role_count(self, criteria: dict) -> int:
+        """Return how many roles match a validated query."""
         return sum(1 for doc in self._role_all() if match(doc, criteria))
 
     def _role_change(self, _id: str, etag: str | None, fields: dict, unset: Iterable[str]) -> bool:
@@ -365,189 +278,6 @@ class SQLiteStore(Store):
             cursor = conn.execute("DELETE FROM setting WHERE user_id = ?", (_user_key(user_id),))
         return cursor.rowcount > 0
 
-    # -- key-value namespaces ------------------------------------------------
-
-    def kv_get(self, ns: str, key: str) -> Any | None:
-        """Return a live value or None."""
-        check_namespace(ns)
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT value FROM kv WHERE ns = ? AND key = ? AND (expires IS NULL OR expires > ?)",
-                (ns, key, _ms(self.now())),
-            ).fetchone()
-        return loads(row[0]) if row else None
-
-    def _kv_upsert(self, conn: sqlite3.Connection, ns: str, key: str, text: str, expires: Any) -> None:
-        conn.execute(
-            "INSERT INTO kv (ns, key, value, changed, expires) VALUES (?,?,?,?,?) "
-            "ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, "
-            "changed = excluded.changed, expires = excluded.expires",
-            (ns, key, text, _ms(self.now()), expires),
-        )
-
-    def kv_set(self, ns: str, key: str, value: Any, *, expires: datetime | None = None) -> None:
-        """Store a value and stamp the change time."""
-        check_namespace(ns)
-        text = dumps(value)
-        with self._write() as conn:
-            self._kv_upsert(conn, ns, key, text, None if expires is None else _ms(expires))
-
-    def kv_set_if_absent(self, ns: str, key: str, value: Any) -> Any:
-        """Store ``value`` unless a live one exists; return the stored value."""
-        check_namespace(ns)
-        text = dumps(value)
-        with self._write() as conn:
-            row = conn.execute(
-                "SELECT value FROM kv WHERE ns = ? AND key = ? AND (expires IS NULL OR expires > ?)",
-                (ns, key, _ms(self.now())),
-            ).fetchone()
-            if row is not None:
-                return loads(row[0])
-            self._kv_upsert(conn, ns, key, text, None)
-        return loads(text)
-
-    def kv_delete(self, ns: str, key: str) -> None:
-        """Remove one entry."""
-        check_namespace(ns)
-        with self._write() as conn:
-            conn.execute("DELETE FROM kv WHERE ns = ? AND key = ?", (ns, key))
-
-    def kv_changed_since(self, ns: str, since: datetime | None) -> list[tuple[str, Any, datetime]]:
-        """Return live entries changed after ``since``, oldest first."""
-        check_namespace(ns)
-        sql = "SELECT key, value, changed FROM kv WHERE ns = ? AND (expires IS NULL OR expires > ?)"
-        params: list[Any] = [ns, _ms(self.now())]
-        if since is not None:
-            sql += " AND changed > ?"
-            params.append(_ms(since))
-        with self._read() as conn:
-            rows = conn.execute(sql + " ORDER BY changed, key", params).fetchall()
-        return [(key, loads(value), _from_ms(changed)) for key, value, changed in rows]
-
-    def kv_purge_expired(self, now: datetime | None = None) -> int:
-        """Delete expired entries; return how many."""
-        cutoff = _ms(now if now is not None else self.now())
-        with self._write() as conn:
-            cursor = conn.execute("DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?", (cutoff,))
-        return cursor.rowcount
-
-    # -- throttling ----------------------------------------------------------
-
-    def throttle_hit(self, key: str, window: float) -> int:
-        """Record a failure and count those within ``window`` seconds."""
-        now = _ms(self.now())
-        span = int(window * 1000)
-        with self._write() as conn:
-            conn.execute("DELETE FROM throttle WHERE expires <= ?", (now,))
-            conn.execute(
-                "INSERT INTO throttle (key, at, expires) VALUES (?, ?, ?)",
-                (key, now, now + span),
-            )
-            row = conn.execute(
-                "SELECT COUNT(*) FROM throttle WHERE key = ? AND at > ?",
-                (key, now - span),
-            ).fetchone()
-        return row[0]
-
-    def throttle_count(self, key: str, window: float) -> int:
-        """Count failures of ``key`` within ``window`` seconds."""
-        cutoff = _ms(self.now()) - int(window * 1000)
-        with self._read() as conn:
-            row = conn.execute("SELECT COUNT(*) FROM throttle WHERE key = ? AND at > ?", (key, cutoff)).fetchone()
-        return row[0]
-
-    def throttle_clear(self, key: str) -> None:
-        """Forget the failures of ``key``."""
-        with self._write() as conn:
-            conn.execute("DELETE FROM throttle WHERE key = ?", (key,))
-
-    # -- registry ------------------------------------------------------------
-
-    def registry_publish(self, server_id: str, server: dict, handlers: list[dict]) -> None:
-        """Replace this server's entry and handlers in one transaction."""
-        now = self.now()
-        server_text = dumps(server)
-        handler_texts = [dumps(handler) for handler in handlers]
-        seen_text = dumps(now)
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO registry_server (server_id, server, heartbeat) "
-                "VALUES (?, ?, ?) ON CONFLICT (server_id) DO UPDATE SET "
-                "server = excluded.server, heartbeat = excluded.heartbeat",
-                (server_id, server_text, _ms(now)),
-            )
-            conn.execute("DELETE FROM registry_handler WHERE server_id = ?", (server_id,))
-            conn.executemany(
-                "INSERT INTO registry_handler (server_id, seq, doc) VALUES (?, ?, ?)",
-                [(server_id, seq, text) for seq, text in enumerate(handler_texts)],
-            )
-            conn.executemany(
-                "INSERT INTO kv (ns, key, value, changed) VALUES (?, ?, ?, ?) ON CONFLICT (ns, key) DO NOTHING",
-                [
-                    (FIRST_SEEN_NS, rsc_id, seen_text, _ms(now))
-                    for rsc_id in dict.fromkeys(h["rsc_id"] for h in handlers)
-                ],
-            )
-
-    def registry_heartbeat(self, server_id: str) -> None:
-        """Mark a server alive now."""
-        with self._write() as conn:
-            conn.execute(
-                "UPDATE registry_server SET heartbeat = ? WHERE server_id = ?",
-                (_ms(self.now()), server_id),
-            )
-
-    def registry_remove(self, server_id: str) -> None:
-        """Remove one server's entry and handlers."""
-        with self._write() as conn:
-            conn.execute("DELETE FROM registry_handler WHERE server_id = ?", (server_id,))
-            conn.execute("DELETE FROM registry_server WHERE server_id = ?", (server_id,))
-
-    def registry_live(self, timeout: float) -> list[dict]:
-        """Return live servers with their handlers."""
-        cutoff = _ms(self.now()) - int(timeout * 1000)
-        with self._read() as conn:
-            servers = conn.execute(
-                "SELECT server_id, server, heartbeat FROM registry_server WHERE heartbeat > ? ORDER BY server_id",
-                (cutoff,),
-            ).fetchall()
-            handlers = conn.execute(
-                "SELECT h.server_id, h.doc FROM registry_handler h JOIN registry_server s USING (server_id) "
-                "WHERE s.heartbeat > ? ORDER BY h.server_id, h.seq",
-                (cutoff,),
-            ).fetchall()
-        return [
-            {
-                "server_id": server_id,
-                "server": loads(server),
-                "heartbeat": _from_ms(heartbeat),
-                "handlers": [loads(doc) for owner, doc in handlers if owner == server_id],
-            }
-            for server_id, server, heartbeat in servers
-        ]
-
-    def registry_purge(self, timeout: float) -> int:
-        """Remove servers silent for ``timeout`` seconds or more."""
-        cutoff = _ms(self.now()) - int(timeout * 1000)
-        with self._write() as conn:
-            conn.execute(
-                "DELETE FROM registry_handler WHERE server_id IN "
-                "(SELECT server_id FROM registry_server WHERE heartbeat <= ?)",
-                (cutoff,),
-            )
-            cursor = conn.execute("DELETE FROM registry_server WHERE heartbeat <= ?", (cutoff,))
-        return cursor.rowcount
-
 
 def _user_key(user_id: str) -> str:
     return normalize_id(user_id) or user_id
-
-
-def _after_fork_in_child() -> None:
-    # even stores the application dropped in the child must not close the
-    # parent's connection when they are garbage-collected
-    for store in list(_STORES):
-        store.after_fork()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)

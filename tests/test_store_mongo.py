@@ -1,0 +1,100 @@
+"""What only the MongoDB store does: URLs, timeouts, core4's ``sys.role`` schema, forks."""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import time
+
+import mongomock
+import pytest
+from bson import ObjectId
+from mongomock.store import ServerStore
+
+from core4flask.store import MongoStore, StoreUnavailable
+from tests.test_store import make_role
+
+
+def test_mongo_database_name_and_repr():
+    assert MongoStore("mongodb://h/").database == "core4"
+    assert MongoStore("mongodb://h", database="x").database == "x"
+    assert MongoStore("mongodb://h/fromurl?authSource=admin", database="x").database == "fromurl"
+    secret = MongoStore("mongodb://user:secret@h:27017/db")
+    assert "secret" not in repr(secret) and "h:27017" in repr(secret)
+    with pytest.raises(ValueError):
+        MongoStore("http://h/db")
+
+
+def test_mongo_unreachable_server_is_unavailable_quickly():
+    store = MongoStore("mongodb://127.0.0.1:1/", timeout_ms=1000)
+    try:
+        for call in (store.ping, lambda: store.role_by_name("admin"), lambda: store.kv_get("ns", "k")):
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                call()
+            assert time.monotonic() - started < 2.5
+    finally:
+        store.close()
+
+
+def test_mongo_role_documents_keep_core4_schema():
+    server = ServerStore()
+    store = MongoStore("mongodb://h/c4", client_factory=functools.partial(mongomock.MongoClient, _store=server))
+    store.setup()
+    team = make_role("team")
+    alice = make_role("alice", email="alice@example.com", role=[team["_id"]])
+    store.role_insert(team)
+    store.role_insert(alice)
+    raw = mongomock.MongoClient(_store=server)["c4"]["sys.role"]
+    doc = raw.find_one({"name": "alice"})
+    assert set(doc) == set(alice)
+    assert doc["_id"] == ObjectId(alice["_id"]) and doc["etag"] == ObjectId(alice["etag"])
+    assert doc["role"] == [ObjectId(team["_id"])]
+    indexes = raw.index_information()
+    assert indexes["unique_name"]["unique"] and indexes["unique_email"]["unique"]
+    # a document written by core4 itself (with an avatar) reads fine
+    raw.insert_one({"name": "core4user", "etag": ObjectId(), "perm": ["cop"], "avatar": b"png"})
+    loaded = store.role_by_name("core4user")
+    assert "avatar" not in loaded and isinstance(loaded["_id"], str)
+    store.close()
+
+
+class _RecordingClient(mongomock.MongoClient):
+    """A mongomock client that counts how often it is closed."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+        super().close()
+
+
+def _use_in_child(store: MongoStore, clients: list, results) -> None:
+    store.ping()
+    store.close()
+    results.put((len(clients), clients[0].closed, clients[-1].closed))
+
+
+def test_mongo_client_inherited_through_fork_is_left_alone():
+    clients: list[_RecordingClient] = []
+
+    def factory(*args, **kwargs) -> _RecordingClient:
+        clients.append(_RecordingClient(*args, _store=ServerStore(), **kwargs))
+        return clients[-1]
+
+    store = MongoStore("mongodb://h/c4", client_factory=factory)
+    store.ping()
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_use_in_child, args=(store, clients, results))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    # the child made its own client and closed only that one
+    assert results.get(timeout=5) == (2, 0, 1)
+    store.ping()
+    assert len(clients) == 1 and clients[0].closed == 0
+    store.close()
+    assert clients[0].closed == 1

@@ -1,0 +1,112 @@
+"""What only the SQLite store does: one file shared by processes, its failure modes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import time
+
+import pytest
+
+from core4flask.store import SQLiteStore, StoreUnavailable, new_id
+from tests.test_store import make_role
+
+
+def _insert_many(path: str, prefix: str, count: int, results) -> None:
+    store = SQLiteStore(path)
+    store.setup()
+    for n in range(count):
+        store.role_insert(make_role(f"{prefix}-{n}"))
+        store.throttle_hit("shared", 60)
+    results.put(store.kv_set_if_absent("secret", "jwt", prefix))
+    store.close()
+
+
+def test_sqlite_two_processes_write_concurrently(tmp_path):
+    path = str(tmp_path / "shared.sqlite3")
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    workers = [context.Process(target=_insert_many, args=(path, p, 40, results)) for p in ("p1", "p2")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=90)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    winners = {results.get(timeout=5) for _ in workers}
+    store = SQLiteStore(path)
+    assert store.role_count() == 80
+    assert store.throttle_count("shared", 600) == 80
+    assert len(winners) == 1 and store.kv_get("secret", "jwt") in {"p1", "p2"}
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+
+
+def _insert_in_child(store: SQLiteStore) -> None:
+    store.role_insert(make_role("from-child"))
+
+
+def test_sqlite_store_inherited_through_fork_reconnects(tmp_path):
+    store = SQLiteStore(tmp_path / "fork.sqlite3")
+    store.role_insert(make_role("from-parent"))
+    child = multiprocessing.get_context("fork").Process(target=_insert_in_child, args=(store,))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert store.role_distinct_names() == ["from-child", "from-parent"]
+    store.close()
+
+
+def test_sqlite_creates_missing_folders_and_an_owner_only_file(tmp_path):
+    path = tmp_path / "a" / "b" / "c" / "db.sqlite3"
+    store = SQLiteStore(path)
+    store.setup()
+    assert path.exists()
+    assert path.stat().st_mode & 0o777 == 0o600
+    store.close()
+
+
+def test_sqlite_in_memory_database_for_one_process():
+    store = SQLiteStore(":memory:")
+    store.role_insert(make_role("alice"))
+    assert store.role_by_name("ALICE")["name"] == "alice"
+    assert not os.path.exists(":memory:")
+    store.close()
+
+
+def test_sqlite_unusable_location_is_unavailable(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    store = SQLiteStore(blocker / "sub" / "db.sqlite3")
+    with pytest.raises(StoreUnavailable, match="db.sqlite3"):
+        store.setup()
+    with pytest.raises(StoreUnavailable):
+        store.role_get(new_id())
+
+
+def test_sqlite_locked_database_is_unavailable(tmp_path):
+    path = tmp_path / "locked.sqlite3"
+    store = SQLiteStore(path, busy_timeout=0.2)
+    store.setup()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="locked"):
+            store.role_insert(make_role("alice"))
+        assert time.monotonic() - started < 3
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    store.role_insert(make_role("alice"))
+    assert store.role_count() == 1
+    store.close()
+
+
+def test_sqlite_corrupt_file_is_unavailable(tmp_path):
+    path = tmp_path / "corrupt.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    store = SQLiteStore(path)
+    with pytest.raises(StoreUnavailable):
+        store.ping()
