@@ -1,7 +1,8 @@
 """The Flask glue: the ``Core4`` extension and ``create_app``.
 
 ``Core4(app)`` adds core4flask to any Flask application; ``register()`` mounts
-containers as Blueprints. ``create_app()`` builds a complete application with
+containers as Blueprints, and with the first of them core4's standard API at
+``/core4/api/v1`` (login, profile, roles, settings). ``create_app()`` builds a complete application with
 the standard container (login, profile, roles, settings, ``_info``) and the
 launcher at ``/``.
 """
@@ -10,21 +11,24 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import flask
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from . import accesslog
 from .config import ConfigDict, load_config
 from .container import ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
-from .errors import error_response
+from .errors import HTTPError, error_response
 
 EXTENSION = "core4flask"
 CORS_HEADERS = "access-control-allow-origin,authorization,content-type"
 CORS_METHODS = "GET, POST, PUT, DELETE, PATCH, OPTIONS"
+#: seconds between attempts to open a store that could not be opened
+STORE_RETRY = 1.0
 
 
 class Core4:
@@ -35,8 +39,13 @@ class Core4:
         app: flask.Flask | None = None,
         *containers: type[CoreApiContainer],
         config: Mapping[str, Any] | None = None,
+        standard_api: bool = True,
     ) -> None:
         self.app: flask.Flask | None = None
+        #: mount the standard API container (``/core4/api/v1``) with the first
+        #: registered container; ``create_app`` mounts the standard containers itself
+        self.standard_api = standard_api
+        self._standard_mounted: type[CoreApiContainer] | None = None
         self.config: ConfigDict = ConfigDict()
         #: every resource of every registered container, by rsc_id
         self.resources: dict[str, Resource] = {}
@@ -55,6 +64,7 @@ class Core4:
         self._store: Any = None
         self._store_pid: int | None = None
         self._store_lock = threading.Lock()
+        self._store_failed: tuple[int, float, str] | None = None
         if app is not None:
             self.init_app(app, config=config)
             if containers:
@@ -84,8 +94,8 @@ class Core4:
         for container in containers:
             if not (isinstance(container, type) and issubclass(container, CoreApiContainer)):
                 raise SetupError(f"expected a CoreApiContainer subclass, not [{container!r}]")
-            if not container.enabled:
-                continue
+            if not container.enabled or container is self._standard_mounted:
+                continue  # the standard API came with the first container
             prepared = ContainerApp(container, self, self.resources)
             for other in self.containers:
                 if other.root == prepared.root:
@@ -96,7 +106,17 @@ class Core4:
             self.app.register_blueprint(prepared.blueprint())
             self.containers.append(prepared)
             mounted.append(prepared)
+        if self.standard_api and mounted:
+            self._register_standard_api()
         return mounted
+
+    def _register_standard_api(self) -> None:
+        from .server import CoreApiServer
+
+        self.standard_api = False
+        if not any(c.root == CoreApiServer.root for c in self.containers):
+            self.register(CoreApiServer)
+            self._standard_mounted = CoreApiServer
 
     def decorate_blueprint(self, blueprint: flask.Blueprint) -> None:
         """Hooks every container Blueprint gets."""
@@ -116,12 +136,20 @@ class Core4:
     # -- the store --------------------------------------------------------------------
     @property
     def store(self) -> Any:
-        """The user/role store of this process (opened lazily, reopened after fork)."""
+        """The user/role store of this process (opened lazily, reopened after fork).
+
+        While the store cannot be opened, it is tried at most once every
+        ``STORE_RETRY`` seconds; meanwhile StoreUnavailable (503) comes at once.
+        """
         pid = os.getpid()
         if self._store is None or self._store_pid != pid:
             with self._store_lock:
                 if self._store is None or self._store_pid != pid:
-                    from .store import open_store
+                    from .store import StoreUnavailable, open_store
+
+                    failed = self._store_failed
+                    if failed is not None and failed[0] == pid and time.monotonic() < failed[1] + STORE_RETRY:
+                        raise StoreUnavailable(failed[2])
 
                     instance = self.app.instance_path if self.app is not None else os.getcwd()
                     store = open_store(
@@ -131,6 +159,10 @@ class Core4:
                     )
                     try:
                         store.setup()
+                    except StoreUnavailable as exc:
+                        store.close()
+                        self._store_failed = (pid, time.monotonic(), str(exc))
+                        raise
                     except BaseException:
                         store.close()
                         raise
@@ -179,7 +211,7 @@ def create_app(
     if instance_path:
         instance_path = os.path.abspath(instance_path)
     app = flask.Flask(import_name, instance_path=instance_path)
-    ext = Core4(app, config=config)
+    ext = Core4(app, config=config, standard_api=False)
     if standard:
         from .server import standard_containers
 
@@ -197,7 +229,24 @@ def create_app(
 
 
 def _app_error(exc: HTTPException) -> WerkzeugResponse:
+    if isinstance(exc, MethodNotAllowed):
+        return error_response(_unusual_method(flask.current_app.extensions[EXTENSION], flask.request))
     return error_response(exc)
+
+
+def _unusual_method(ext: Core4, request: flask.Request) -> HTTPError:
+    """Routing accepts the usual methods only; for any other (PROPFIND, TRACE)
+    an unknown path is 404 and a known one 405 naming its handler's methods."""
+    path = request.path
+    for container in sorted(ext.containers, key=lambda c: len(c.root), reverse=True):
+        root = container.root
+        if root and path != root and not path.startswith(root + "/"):
+            continue
+        resource = container.resource_at(path[len(root) :])
+        if resource is None:
+            break
+        return HTTPError(405, headers={"Allow": ", ".join(resource.handler.allowed_methods())})
+    return HTTPError(404, f"{request.method} {path} not found")
 
 
 def _app_after_request(response: WerkzeugResponse) -> WerkzeugResponse:

@@ -260,6 +260,16 @@ class ContainerApp:
         except Exception as exc:  # noqa: BLE001 - errors outside handlers answer too
             return error_response(exc)
 
+    def resource_at(self, path: str) -> Resource | None:
+        """The resource a path below the root routes to; None for an unknown path."""
+        page = PAGE_PATTERN.fullmatch(path)
+        if page is not None and page.group(2) in self.resources:
+            return self.resources[page.group(2)]
+        for route in self.routes:
+            if route.regex.fullmatch(path) is not None:
+                return route.resource
+        return None
+
     def _special(self, path: str) -> WerkzeugResponse | None:
         page = PAGE_PATTERN.fullmatch(path)
         if page is not None and page.group(2) in self.resources:

@@ -204,8 +204,8 @@ class Registry:
         """Write this process's entry and handlers; False when the store failed."""
         if self.server_id is None:
             return False
-        store = self.ext.store
         try:
+            store = self.ext.store  # opening it may fail as well
             store.registry_publish(self.server_id, self.server_info(), self.docs())
             store.registry_purge(self.alive_timeout * PURGE_FACTOR)
         except Exception:  # noqa: BLE001 - the heartbeat retries; requests go on

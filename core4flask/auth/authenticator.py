@@ -11,7 +11,8 @@ store read:
   refreshed from the store's key-value change feed at most once per TTL.
 
 So a logout, password change, deactivation, deletion or permission change
-made by any worker takes effect everywhere within two seconds. A store that
+made by any worker takes effect everywhere within two seconds, and at once
+in every worker of the same host (see :mod:`.changes`). A store that
 cannot be reached raises :class:`~core4flask.store.StoreUnavailable` (503).
 """
 
@@ -29,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .changes import ChangeSignal
 from .credentials import find_credentials
 from .passwords import hash_password, needs_rehash, random_password, verify_password
 from .secret import check_algorithm, resolve_secret, signing_key
@@ -85,6 +87,10 @@ class RevocationView:
         if claims["sid"] in sessions or claims["jti"] in sessions:
             return True
         return claims["timestamp"] < self.epochs.get(claims["sub"], 0.0)
+
+    def expire(self) -> None:
+        """Read the store again at the next :meth:`poll`."""
+        self._next_poll = 0.0
 
     def poll(self, store: Callable[[], Any]) -> None:
         """Read what changed in the store, unless polled less than ``ttl`` ago."""
@@ -160,6 +166,7 @@ class Authenticator:
         self._ready_pid: int | None = None
         self._lock = threading.Lock()
         self._dummy_hash: str | None = None
+        self._changes: ChangeSignal | None = None
 
     def _store(self) -> Any:
         return self._ext.store
@@ -181,8 +188,30 @@ class Authenticator:
             self._tokens = TokenService(signing_key(secret, self.algorithm), self.algorithm)
             self._users.clear()
             self._revocations = RevocationView(self.cache_ttl, self.expiration)
+            self._changes = ChangeSignal(self._instance_path())
             self._bootstrap()
             self._ready_pid = pid
+
+    def _instance_path(self) -> str:
+        app = getattr(self._ext, "app", None)
+        return app.instance_path if app is not None else os.getcwd()
+
+    def _check_changes(self) -> None:
+        """Drop the caches when some process of this host changed users or sessions."""
+        changes = self._changes
+        if changes is not None and changes.changed():
+            self._drop_caches()
+
+    def _drop_caches(self) -> None:
+        self._users.clear()
+        self._revocations.expire()
+
+    def changed(self) -> None:
+        """Users, roles or sessions changed in the store: no worker may trust
+        its caches any longer (call it after the store write)."""
+        self._drop_caches()
+        if self._changes is not None:
+            self._changes.notify()
 
     def _bootstrap(self) -> None:
         try:
@@ -215,6 +244,7 @@ class Authenticator:
         Raises 429 while a password login is throttled.
         """
         self.ensure_ready()
+        self._check_changes()
         credentials = find_credentials(handler)
         if credentials is None:
             return None
@@ -363,6 +393,7 @@ class Authenticator:
         expires = store.now() + datetime.timedelta(seconds=self.expiration + 60)
         store.kv_set(REVOKED_NAMESPACE, claims["sid"], until, expires=expires)
         self._revocations.add_session(claims["sid"], until)
+        self.changed()
 
     def revoke_user(self, user_id: str) -> None:
         """Void every token of a user issued until now (e.g. after a password change)."""
@@ -371,7 +402,7 @@ class Authenticator:
         expires = store.now() + datetime.timedelta(seconds=self.expiration + 60)
         store.kv_set(EPOCH_NAMESPACE, user_id, epoch, expires=expires)
         self._revocations.add_epoch(user_id, epoch)
-        self.forget(user_id)
+        self.changed()
 
     def is_revoked(self, claims: Mapping[str, Any]) -> bool:
         """Whether a decoded session token was revoked (for flask-jwt-extended)."""
@@ -380,6 +411,7 @@ class Authenticator:
             return False
         if not isinstance(claims.get("timestamp"), int | float):
             return False
+        self._check_changes()
         self._revocations.poll(self._store)
         return self._revocations.revoked(claims)
 

@@ -228,9 +228,10 @@ class ProfileHandler(CoreRequestHandler):
             raise HTTPError(400, "name or email exists") from None
         if not updated:
             raise HTTPError(409, f"update [{doc['_id']}] with etag [{etag}] failed")
-        auth.forget(doc["_id"])
         if "password" in fields:
-            auth.revoke_user(doc["_id"])
+            auth.revoke_user(doc["_id"])  # tells every worker, as changed() does
+        else:
+            auth.changed()
         user = auth.user(doc["_id"])
         if user is None:
             raise HTTPError(404, f"user [{doc['name']}] not found")

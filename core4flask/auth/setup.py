@@ -9,14 +9,18 @@ the tokens) with the same key and algorithm the authenticator verifies with.
 from __future__ import annotations
 
 import datetime
+import logging
 from typing import Any
 
 from flask_jwt_extended import JWTManager
 
+from ..store.base import StoreUnavailable
 from .authenticator import Authenticator
 from .tokens import COOKIE_NAME
 
 __all__ = ["configure_jwt", "install", "prepare"]
+
+log = logging.getLogger("core4flask")
 
 
 def install(ext: Any) -> None:
@@ -32,8 +36,15 @@ def install(ext: Any) -> None:
 
 
 def prepare(ext: Any) -> None:
-    """Before serving: refuse to start without a usable secret; bootstrap the admin."""
-    ext.auth.ensure_ready()
+    """Before serving: refuse to start without a usable secret; bootstrap the admin.
+
+    A store that is down does not stop the server: requests answer 503 and
+    the first request after the store is back finishes the preparation.
+    """
+    try:
+        ext.auth.ensure_ready()
+    except StoreUnavailable:
+        log.warning("the store is not reachable; serving 503 until it is", exc_info=True)
 
 
 def configure_jwt(app: Any, auth: Authenticator) -> JWTManager:

@@ -138,7 +138,10 @@ class RoleHandler(CoreRequestHandler):
         etag = self.get_argument("etag", as_type=str)
         service = self._service()
         result = service.update(path, etag, self._fields(), actor=self._manager(service))
-        return NO_CHANGES if result is None else result
+        if result is None:
+            return NO_CHANGES
+        self._changed()
+        return result
 
     def delete(self, path: str = "") -> Any:
         """Delete a user or role (``etag`` as argument or as last path part)."""
@@ -149,12 +152,20 @@ class RoleHandler(CoreRequestHandler):
             raise HTTPError(400, "DELETE needs the id: /roles/<_id>")
         service = self._service()
         service.delete(_id, etag, actor=self._manager(service))
+        self._changed()
         return True
 
     # -- helpers ---------------------------------------------------------------------
 
     def _service(self) -> RoleService:
         return RoleService(self._ext.store)
+
+    def _changed(self) -> None:
+        """Permissions, activity or existence of users changed: every worker
+        must see it with the next request."""
+        auth = getattr(self._ext, "auth", None)
+        if auth is not None:
+            auth.changed()
 
     def _manager(self, service: RoleService) -> Manager:
         if self.user is None:
