@@ -31,11 +31,16 @@ def post_request(worker, req, environ, resp):
 
 def post_worker_init(worker):
     """Start the per-process parts (registry heartbeat) once the worker serves."""
+    import gc
+
     ext = getattr(worker.wsgi, "extensions", {}).get("core4flask")
     if ext is not None:
         names = [sock.getsockname() for sock in worker.sockets]
         port = next((name[1] for name in names if isinstance(name, tuple)), None)
         ext.start_serving(port)
+    # the application's objects live as long as the worker: keep them out of
+    # every garbage collection from now on
+    gc.freeze()
 
 
 def worker_exit(server, worker):

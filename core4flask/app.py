@@ -23,6 +23,7 @@ from . import accesslog
 from .config import ConfigDict, load_config
 from .container import ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
 from .errors import HTTPError, error_response
+from .response import Core4Response
 
 EXTENSION = "core4flask"
 CORS_HEADERS = "access-control-allow-origin,authorization,content-type"
@@ -77,7 +78,14 @@ class Core4:
         self.config = load_config(overrides)
         app.extensions[EXTENSION] = self
         app.url_map.converters["c4rest"] = RestConverter
-        self._allow_origin = str(self.config.api.allow_origin or "*")
+        # Flask keeps Core4Response only where it is an app.response_class
+        self._fast_headers = issubclass(Core4Response, app.response_class)
+        self._cors_headers = (
+            ("Access-Control-Allow-Origin", str(self.config.api.allow_origin or "*")),
+            ("Access-Control-Allow-Headers", CORS_HEADERS),
+            ("Access-Control-Allow-Methods", CORS_METHODS),
+            ("Access-Control-Expose-Headers", "token"),
+        )
         accesslog.configure(bool(self.config.api.access_log))
         from .apps.registry import install as install_registry
         from .auth.setup import install as install_auth
@@ -118,19 +126,15 @@ class Core4:
             self.register(CoreApiServer)
             self._standard_mounted = CoreApiServer
 
-    def decorate_blueprint(self, blueprint: flask.Blueprint) -> None:
-        """Hooks every container Blueprint gets."""
-        blueprint.after_request(self.after_request)
-
-    def after_request(self, response: WerkzeugResponse) -> WerkzeugResponse:
-        """CORS headers and the access-log line."""
+    def finish_response(self, request: flask.Request, response: WerkzeugResponse, started: float) -> WerkzeugResponse:
+        """CORS headers and the access-log line of a finished request."""
         headers = response.headers
-        headers["Access-Control-Allow-Origin"] = self._allow_origin
-        headers["Access-Control-Allow-Headers"] = CORS_HEADERS
-        headers["Access-Control-Allow-Methods"] = CORS_METHODS
-        headers["Access-Control-Expose-Headers"] = "token"
-        g = flask.g
-        accesslog.log_request(flask.request, g.get("core4"), response.status_code, g.get("core4_t0"))
+        if "Access-Control-Allow-Origin" not in headers:
+            if type(response) is Core4Response and self._fast_headers:
+                response.extra_headers = self._cors_headers
+            else:
+                headers.extend(self._cors_headers)
+        accesslog.log_request(request, getattr(request, "core4_state", None), response.status_code, started)
         return response
 
     # -- the store --------------------------------------------------------------------
@@ -224,14 +228,19 @@ def create_app(
 
     register_cli(app)
     app.register_error_handler(HTTPException, _app_error)
-    app.after_request(_app_after_request)
     return app
 
 
 def _app_error(exc: HTTPException) -> WerkzeugResponse:
+    """Errors of requests no container routed (unknown paths, unusual methods)."""
+    started = time.perf_counter()
+    ext = flask.current_app.extensions[EXTENSION]
+    request = flask.request._get_current_object()  # type: ignore[attr-defined]
     if isinstance(exc, MethodNotAllowed):
-        return error_response(_unusual_method(flask.current_app.extensions[EXTENSION], flask.request))
-    return error_response(exc)
+        response = error_response(_unusual_method(ext, request))
+    else:
+        response = error_response(exc)
+    return ext.finish_response(request, response, started)
 
 
 def _unusual_method(ext: Core4, request: flask.Request) -> HTTPError:
@@ -247,10 +256,3 @@ def _unusual_method(ext: Core4, request: flask.Request) -> HTTPError:
             break
         return HTTPError(405, headers={"Allow": ", ".join(resource.handler.allowed_methods())})
     return HTTPError(404, f"{request.method} {path} not found")
-
-
-def _app_after_request(response: WerkzeugResponse) -> WerkzeugResponse:
-    if flask.request.blueprint is None:
-        ext = flask.current_app.extensions[EXTENSION]
-        return ext.after_request(response)
-    return response

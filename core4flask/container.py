@@ -239,26 +239,27 @@ class ContainerApp:
         options = {"methods": ROUTE_METHODS, "provide_automatic_options": False, "merge_slashes": False}
         blueprint.add_url_rule("" if self.root else "/", "root", self.dispatch, defaults={"rest": ""}, **options)
         blueprint.add_url_rule("/<c4rest:rest>", "rest", self.dispatch, **options)
-        self.ext.decorate_blueprint(blueprint)
         return blueprint
 
     def dispatch(self, rest: str = "") -> WerkzeugResponse:
         """Route one request below the root to its handler."""
-        flask.g.core4_t0 = time.perf_counter()
-        path = flask.request.path[len(self.root) :]
+        started = time.perf_counter()
+        request = flask.request._get_current_object()  # type: ignore[attr-defined]
+        path = request.path[len(self.root) :]
         try:
-            if path.startswith("/_"):
-                special = self._special(path)
-                if special is not None:
-                    return special
-            for route in self.routes:
-                match = route.regex.fullmatch(path)
-                if match is not None:
-                    args, kwargs = route.arguments(match)
-                    return route.resource.handler(route.resource).run(args, kwargs)
-            raise HTTPError(404, f"{flask.request.method} {flask.request.path} not found")
+            response = self._special(path) if path.startswith("/_") else None
+            if response is None:
+                for route in self.routes:
+                    match = route.regex.fullmatch(path)
+                    if match is not None:
+                        args, kwargs = route.arguments(match)
+                        response = route.resource.handler(route.resource, request).run(args, kwargs)
+                        break
+                else:
+                    raise HTTPError(404, f"{request.method} {request.path} not found")
         except Exception as exc:  # noqa: BLE001 - errors outside handlers answer too
-            return error_response(exc)
+            response = error_response(exc)
+        return self.ext.finish_response(request, response, started)
 
     def resource_at(self, path: str) -> Resource | None:
         """The resource a path below the root routes to; None for an unknown path."""

@@ -147,13 +147,14 @@ def render_error(code: int, text: str | None, handler: CoreRequestHandler | None
 def _request_state(handler: CoreRequestHandler | None) -> tuple[str | None, datetime.datetime, list]:
     if handler is not None:
         return handler.identifier, handler.started, handler._flash
-    state = getattr(g, "core4", None) if has_request_context() else None
+    current = request._get_current_object() if has_request_context() else None  # type: ignore[attr-defined]
+    state = getattr(current, "core4_state", None)
     if state is None:
         from .handler import new_identifier, utcnow
 
         state = RequestState(new_identifier(), utcnow())
-        if has_request_context():
-            g.core4 = state
+        if current is not None:
+            current.core4_state = state
     return state.identifier, state.started, state._flash
 
 

@@ -17,6 +17,25 @@ from .negotiation import SHORT_NAMES, dataframe_records_json, is_dataframe, rend
 from .pagination import PageResult
 
 JSON_TYPE = "application/json; charset=UTF-8"
+
+
+class Core4Response(flask.Response):
+    """A response that appends fixed headers (CORS) when it is sent.
+
+    The extension's headers are the same for every response; appending
+    them to the WSGI header list costs nothing, where adding them to
+    ``headers`` validates each one again on every request.
+    """
+
+    #: (name, value) pairs appended to the headers sent
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+    def get_wsgi_response(self, environ: Any) -> tuple[Any, str, list[tuple[str, str]]]:
+        """Werkzeug's WSGI triple with :attr:`extra_headers` appended."""
+        app_iter, status, headers = super().get_wsgi_response(environ)
+        if self.extra_headers:
+            headers = [*headers, *self.extra_headers]
+        return app_iter, status, headers
 FLASH_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -179,7 +198,7 @@ class ResponseMixin:
                 if self._body is None and self._chunks is not None:
                     self.finish()
                 body = self._body if self._body is not None else b""
-                response = WerkzeugResponse(body, self._status, content_type=self._content_type or JSON_TYPE)
+                response = Core4Response(body, self._status, content_type=self._content_type or JSON_TYPE)
         for key, value in self._headers or ():
             if key.lower() == "set-cookie":
                 response.headers.add(key, value)
