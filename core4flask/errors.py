@@ -14,7 +14,7 @@ import logging
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from flask import Response, current_app, g, has_request_context, redirect, request
+from flask import Response, current_app, has_request_context, redirect, request
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
