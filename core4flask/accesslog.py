@@ -35,7 +35,7 @@ def access_line(
 ) -> str:
     """Format one access-log line."""
     target = f"{path}?{redact_query(query)}" if query else path
-    return f"{identifier or '-'} {user or '-'} {method} {target} {status} {millis:.1f}ms"
+    return f"{identifier or '-'} {user or '-'} {method} {target} {status} {millis:.2f}ms"
 
 
 class AccessHandler(logging.StreamHandler):

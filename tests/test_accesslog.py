@@ -32,8 +32,8 @@ class LogContainer(CoreApiContainer):
 
 def test_access_line_format():
     line = access_line("5be13b56de8b69468b7ff0b2", "admin", "GET", "/a/b", "x=1", 200, 12.345)
-    assert line == "5be13b56de8b69468b7ff0b2 admin GET /a/b?x=1 200 12.3ms"
-    assert access_line(None, None, "POST", "/a", "", 404, 0) == "- - POST /a 404 0.0ms"
+    assert line == "5be13b56de8b69468b7ff0b2 admin GET /a/b?x=1 200 12.35ms"
+    assert access_line(None, None, "POST", "/a", "", 404, 0) == "- - POST /a 404 0.00ms"
 
 
 @pytest.mark.parametrize(

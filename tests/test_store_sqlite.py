@@ -110,3 +110,29 @@ def test_sqlite_corrupt_file_is_unavailable(tmp_path):
     store = SQLiteStore(path)
     with pytest.raises(StoreUnavailable):
         store.ping()
+
+
+def _open_at_once(path: str, barrier, results) -> None:
+    barrier.wait(10)
+    try:
+        store = SQLiteStore(path)
+        store.setup()
+        store.kv_set_if_absent("test", "first", os.getpid())
+        results.put("ok")
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        results.put(repr(exc))
+
+
+def test_sqlite_new_file_opened_by_many_processes_at_once(tmp_path):
+    # gunicorn workers starting together on a fresh instance folder
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(6), context.Queue()
+    path = str(tmp_path / "fresh.sqlite3")
+    workers = [context.Process(target=_open_at_once, args=(path, barrier, results)) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=30) for _ in workers]
+    for worker in workers:
+        worker.join(10)
+    assert outcomes == ["ok"] * 6
+    assert SQLiteStore(path).kv_get("test", "first") is not None
