@@ -138,3 +138,29 @@ def test_list(run):
     assert lines[3].split()[:4] == ["standard_user", "role", "active", "-"]
     assert "$argon2" not in result.output
     assert "password" not in result.output.lower()
+
+
+def test_a_fresh_installation_is_bootstrapped_by_the_first_command(tmp_path):
+    # no server ever ran here: the CLI creates admin and standard_user first,
+    # and prints a generated admin password once
+    fresh = create_app(instance_path=str(tmp_path / "fresh"))
+    runner = fresh.test_cli_runner()
+    created = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "alice",
+            "--email",
+            "alice@example.org",
+            "--password",
+            "alice-pw-1",
+            "--role",
+            "standard_user",
+        ]
+    )
+    assert created.exit_code == 0, created.output
+    assert "admin password: " in created.output
+    listed = runner.invoke(args=["users", "list"])
+    assert listed.exit_code == 0
+    assert "admin" in listed.output and "standard_user" in listed.output and "alice" in listed.output
+    assert "admin password: " not in listed.output

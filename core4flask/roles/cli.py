@@ -26,6 +26,7 @@ from flask.cli import AppGroup
 
 from core4flask.store.base import StoreError
 
+from .bootstrap import bootstrap
 from .model import RoleError, RoleService
 
 __all__ = ["register_cli", "users"]
@@ -42,7 +43,17 @@ def register_cli(app: flask.Flask) -> None:
 
 
 def _service() -> RoleService:
-    return RoleService(flask.current_app.extensions["core4flask"].store)
+    """The role service on the app's store, bootstrapped like a first start.
+
+    A fresh installation has no admin and no standard role until a server
+    started; the CLI creates them too, and prints a generated admin
+    password once, as the server does.
+    """
+    ext = flask.current_app.extensions["core4flask"]
+    generated = _run(bootstrap, ext.store, ext.config)
+    if generated:
+        click.echo(f"admin password: {generated}", err=True)
+    return RoleService(ext.store)
 
 
 def _run(action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
