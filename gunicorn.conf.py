@@ -35,6 +35,9 @@ def post_worker_init(worker):
 
     ext = getattr(worker.wsgi, "extensions", {}).get("core4flask")
     if ext is not None:
+        # first start: the admin user (its generated password is printed once
+        # by the worker that creates it) and the token secret
+        ext.prepare_serving()
         names = [sock.getsockname() for sock in worker.sockets]
         port = next((name[1] for name in names if isinstance(name, tuple)), None)
         ext.start_serving(port)

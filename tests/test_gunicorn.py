@@ -125,3 +125,20 @@ def test_dataframe_csv_matches_pandas(server):
     assert page.status_code in (200, 401)
     frame = pd.DataFrame({"a": [1, 2]})
     assert pd.read_csv(io.StringIO(frame.to_csv()), index_col=0).equals(frame)
+
+
+def test_first_start_prints_the_generated_admin_password_once(tmp_path):
+    # no api.admin_password configured: one worker creates the admin and
+    # prints its password at start, before any request
+    server = live.gunicorn(tmp_path, ready="/test-server/public", api__admin_password="~")
+    try:
+        lines = [line for line in server.output().splitlines() if line.startswith("admin password: ")]
+        assert len(lines) == 1
+        password = lines[0].split(": ", 1)[1].strip()
+        assert len(password) >= 16
+        response = server.get("/test-server/test", auth=("admin", password))
+        assert response.status_code == 200 and response.json()["data"] == "hello world"
+        assert server.get("/test-server/test", auth=("admin", "hans")).status_code == 401
+    finally:
+        server.stop()
+    assert sum(line.startswith("admin password: ") for line in server.output().splitlines()) == 1
