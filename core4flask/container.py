@@ -249,33 +249,44 @@ class ContainerApp:
         try:
             response = self._special(path) if path.startswith("/_") else None
             if response is None:
-                for route in self.routes:
-                    match = route.regex.fullmatch(path)
-                    if match is not None:
-                        args, kwargs = route.arguments(match)
-                        response = route.resource.handler(route.resource, request).run(args, kwargs)
-                        break
-                else:
+                found = self._match(path)
+                if found is None:
                     raise HTTPError(404, f"{request.method} {request.path} not found")
+                route, match = found
+                args, kwargs = route.arguments(match)
+                response = route.resource.handler(route.resource, request).run(args, kwargs)
         except Exception as exc:  # noqa: BLE001 - errors outside handlers answer too
             response = error_response(exc)
         return self.ext.finish_response(request, response, started)
 
     def resource_at(self, path: str) -> Resource | None:
         """The resource a path below the root routes to; None for an unknown path."""
-        page = PAGE_PATTERN.fullmatch(path)
-        if page is not None and page.group(2) in self.resources:
-            return self.resources[page.group(2)]
+        page = self._page(path)
+        if page is not None:
+            return page[0]
+        found = self._match(path)
+        return found[0].resource if found is not None else None
+
+    def _match(self, path: str) -> tuple[Route, re.Match[str]] | None:
+        """The first rule matching ``path``, and its match."""
         for route in self.routes:
-            if route.regex.fullmatch(path) is not None:
-                return route.resource
+            match = route.regex.fullmatch(path)
+            if match is not None:
+                return route, match
         return None
 
-    def _special(self, path: str) -> WerkzeugResponse | None:
+    def _page(self, path: str) -> tuple[Resource, str] | None:
+        """The resource and mode of a card/help/enter page of this container."""
         page = PAGE_PATTERN.fullmatch(path)
-        if page is not None and page.group(2) in self.resources:
-            resource = self.resources[page.group(2)]
-            return resource.handler(resource).run_page(page.group(1))
+        if page is None or page.group(2) not in self.resources:
+            return None
+        return self.resources[page.group(2)], page.group(1)
+
+    def _special(self, path: str) -> WerkzeugResponse | None:
+        page = self._page(path)
+        if page is not None:
+            resource, mode = page
+            return resource.handler(resource).run_page(mode)
         asset = ASSET_PATTERN.fullmatch(path)
         if asset is not None:
             from .static import serve_asset

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Response, current_app, has_request_context, redirect, request
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException
 
 from .envelope import build_envelope, dumps, reason
 from .negotiation import wanted_error_type
@@ -94,19 +94,9 @@ def error_response(exc: BaseException, handler: CoreRequestHandler | None = None
     if isinstance(exc, Redirect):
         return redirect(exc.location, exc.code)
     code = status_of(exc)
-    debug = _debug()
     if code >= 500 and code != 503:
         log.error("request failed", exc_info=(type(exc), exc, exc.__traceback__))
-    if isinstance(exc, HTTPException) and not isinstance(exc, MethodNotAllowed) and code == 404:
-        text: str | None = f"{request.method} {request.path} not found"
-    elif type(exc).__name__ == "StoreUnavailable":
-        text = "the user and role store is not reachable, try again shortly"
-    elif isinstance(exc, HTTPException):
-        text = f"HTTP {code}: {reason(code)}" + (f" ({exc.description})" if exc.description else "")
-    else:
-        text = error_text(exc, debug=debug)
-    if debug and isinstance(exc, HTTPError | HTTPException):
-        text = error_text(exc, debug=True) if isinstance(exc, HTTPError) else text
+    text = _error_text_of(exc, code)
     response = render_error(code, text, handler)
     if isinstance(exc, HTTPError):
         for key, value in exc.headers.items():
@@ -118,6 +108,17 @@ def error_response(exc: BaseException, handler: CoreRequestHandler | None = None
     if code == 503:
         response.headers.setdefault("Retry-After", "5")
     return response
+
+
+def _error_text_of(exc: BaseException, code: int) -> str:
+    """The ``error`` text for an exception (traceback only in debug mode)."""
+    if type(exc).__name__ == "StoreUnavailable":
+        return "the user and role store is not reachable, try again shortly"
+    if isinstance(exc, HTTPException):
+        if code == 404:
+            return f"{request.method} {request.path} not found"
+        return f"HTTP {code}: {reason(code)}" + (f" ({exc.description})" if exc.description else "")
+    return error_text(exc, debug=_debug())
 
 
 def render_error(code: int, text: str | None, handler: CoreRequestHandler | None = None) -> Response:
