@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from . import accesslog
+from ._pid import current_pid
 from .config import ConfigDict, load_config
 from .container import ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
 from .errors import HTTPError, error_response
@@ -145,7 +146,7 @@ class Core4:
         While the store cannot be opened, it is tried at most once every
         ``STORE_RETRY`` seconds; meanwhile StoreUnavailable (503) comes at once.
         """
-        pid = os.getpid()
+        pid = current_pid()
         if self._store is None or self._store_pid != pid:
             with self._store_lock:
                 if self._store is None or self._store_pid != pid:
@@ -186,6 +187,7 @@ class Core4:
 
     def stop_serving(self) -> None:
         """Run in every serving process when it stops."""
+        accesslog.flush()
         for callback in reversed(self.on_stop):
             try:
                 callback(self)

@@ -7,9 +7,11 @@ that into a werkzeug response when the method returns.
 from __future__ import annotations
 
 import datetime
+import functools
 from typing import Any
 
 import flask
+from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .envelope import build_envelope, dumps, dumps_with_raw, reason
@@ -20,15 +22,60 @@ JSON_TYPE = "application/json; charset=UTF-8"
 
 
 class Core4Response(flask.Response):
-    """A response that appends fixed headers (CORS) when it is sent.
+    """The response of a core4flask handler.
 
-    The extension's headers are the same for every response; appending
-    them to the WSGI header list costs nothing, where adding them to
-    ``headers`` validates each one again on every request.
+    Two things make it cheaper than a plain ``flask.Response`` on the hot
+    path, without changing what it is to Flask and to ``after_request``
+    hooks (status, headers and body are the usual attributes):
+
+    * :meth:`finished` builds a response around a complete body without
+      werkzeug's per-header validation and mimetype handling;
+    * when it is sent, and nothing that werkzeug's WSGI preparation cares
+      about changed since (body, status class, Location headers, HEAD,
+      close callbacks), its header list goes out as it is, with
+      :attr:`extra_headers` (the extension's CORS headers) appended.
+      Anything else takes werkzeug's own path.
     """
 
     #: (name, value) pairs appended to the headers sent
     extra_headers: tuple[tuple[str, str], ...] = ()
+    #: the body list :meth:`finished` made; sent directly while still in place
+    _finished_body: list[bytes] | None = None
+
+    @classmethod
+    def finished(cls, body: bytes, status: int, content_type: str) -> Core4Response:
+        """A response with a complete body, its type and its length."""
+        if type(body) is str:
+            body = body.encode("utf-8")  # as werkzeug's set_data does
+        if not _FAST_BUILD or type(body) is not bytes:
+            return cls(body, status, content_type=content_type)
+        response = cls.__new__(cls)
+        headers = Headers()
+        headers._list = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        response.headers = headers
+        response._status, response._status_code = _status_line(status)
+        response.direct_passthrough = False
+        response._on_close = []
+        response.response = response._finished_body = [body]
+        return response
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        body = self._finished_body
+        if (
+            body is None
+            or self.response is not body
+            or self._on_close
+            or not 200 <= self._status_code < 300
+            or self._status_code == 204
+            or environ.get("REQUEST_METHOD") == "HEAD"
+        ):
+            return super().__call__(environ, start_response)
+        headers = self.headers._list
+        for name, _ in headers:
+            if len(name) >= 8 and name.lower() in _PREPARED_HEADERS:
+                return super().__call__(environ, start_response)
+        start_response(self._status, [*headers, *self.extra_headers] if self.extra_headers else list(headers))
+        return body
 
     def get_wsgi_response(self, environ: Any) -> tuple[Any, str, list[tuple[str, str]]]:
         """Werkzeug's WSGI triple with :attr:`extra_headers` appended."""
@@ -36,6 +83,47 @@ class Core4Response(flask.Response):
         if self.extra_headers:
             headers = [*headers, *self.extra_headers]
         return app_iter, status, headers
+
+
+#: headers werkzeug rewrites (or whose absence it repairs) when it sends a response
+_PREPARED_HEADERS = frozenset(("location", "content-location"))
+
+
+@functools.lru_cache(maxsize=128)
+def _status_line(status: int) -> tuple[str, int]:
+    """Werkzeug's status line and code for ``status``."""
+    reference = WerkzeugResponse(status=status)
+    return reference._status, reference._status_code
+
+
+def _fast_build_matches() -> bool:
+    """Whether :meth:`Core4Response.finished` yields what werkzeug would build.
+
+    It sets werkzeug's attributes itself; should a werkzeug release change
+    them, this is False and responses are built the ordinary way.
+    """
+    try:
+        ordinary = Core4Response(b"{}", 200, content_type=JSON_TYPE)
+        probe = Core4Response.__new__(Core4Response)
+        headers = Headers()
+        if getattr(headers, "_list", None) != []:
+            return False
+        headers._list = [("Content-Type", JSON_TYPE), ("Content-Length", "2")]
+        probe.headers = headers
+        probe._status, probe._status_code = _status_line(200)
+        probe.direct_passthrough = False
+        probe._on_close = []
+        probe.response = [b"{}"]
+    except Exception:  # noqa: BLE001 - any surprise means: do it the ordinary way
+        return False
+    return (
+        set(vars(ordinary)) == set(vars(probe))
+        and ordinary.headers == probe.headers
+        and ordinary.status == probe.status
+        and ordinary.get_data() == probe.get_data()
+    )
+
+
 FLASH_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -198,7 +286,7 @@ class ResponseMixin:
                 if self._body is None and self._chunks is not None:
                     self.finish()
                 body = self._body if self._body is not None else b""
-                response = Core4Response(body, self._status, content_type=self._content_type or JSON_TYPE)
+                response = Core4Response.finished(body, self._status, self._content_type or JSON_TYPE)
         for key, value in self._headers or ():
             if key.lower() == "set-cookie":
                 response.headers.add(key, value)
@@ -210,3 +298,7 @@ class ResponseMixin:
     def reason(code: int) -> str:
         """The reason phrase of a status code."""
         return reason(code)
+
+
+#: whether Core4Response.finished may skip werkzeug's constructor
+_FAST_BUILD = _fast_build_matches()

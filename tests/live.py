@@ -78,6 +78,16 @@ class LiveServer:
         """Everything the server wrote so far."""
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def output_with(self, text: str, timeout: float = 5.0) -> str:
+        """The output once it contains ``text`` (access lines follow their response
+        by one turn of the event loop); what there is after ``timeout`` otherwise."""
+        deadline = time.monotonic() + timeout
+        output = self.output()
+        while text not in output and time.monotonic() < deadline:
+            time.sleep(0.02)
+            output = self.output()
+        return output
+
     def stop(self) -> None:
         """Stop the server by its PID (TERM, then KILL after 10 s)."""
         if self.process.poll() is None:

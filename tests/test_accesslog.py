@@ -8,7 +8,7 @@ import re
 import pytest
 
 from core4flask import CoreApiContainer, CoreRequestHandler, HTTPError
-from core4flask.accesslog import access_line, redact_query
+from core4flask.accesslog import AccessHandler, access_line, flush, redact_query
 from tests.fixtures import make_client
 
 LOGGER = "core4flask.access"
@@ -105,3 +105,72 @@ def test_access_log_can_be_switched_off(tmp_path, access_caplog):
     loud = make_client(tmp_path / "loud", LogContainer)
     loud.get("/log/x")
     assert len(access_records(access_caplog)) == 1
+
+
+class RecordingStream:
+    """A stream that keeps each write separately."""
+
+    def __init__(self):
+        self.writes: list[str] = []
+
+    def write(self, text):
+        self.writes.append(text)
+
+    def flush(self):
+        pass
+
+    def lines(self):
+        return "".join(self.writes).splitlines()
+
+
+def test_lines_outside_gevent_are_written_at_once():
+    stream = RecordingStream()
+    handler = AccessHandler(stream)
+    handler.write_line("first")
+    handler.write_line("second")
+    assert len(stream.writes) == 2
+    assert [line.split(" ", 2)[2] for line in stream.lines()] == ["first", "second"]
+
+
+def test_lines_of_one_loop_turn_go_out_in_one_write():
+    gevent = pytest.importorskip("gevent")
+    stream = RecordingStream()
+    handler = AccessHandler(stream)
+    seen_before_turn: list[int] = []
+
+    def request(number):
+        handler.write_line(f"request {number}")
+        seen_before_turn.append(len(stream.writes))
+
+    gevent.joinall([gevent.spawn(request, n) for n in range(5)])
+    gevent.sleep(0)
+    assert seen_before_turn == [0] * 5
+    assert len(stream.writes) == 1
+    assert [line.split(" ", 2)[2] for line in stream.lines()] == [f"request {n}" for n in range(5)]
+
+
+def test_pending_lines_come_before_later_records_and_on_flush():
+    gevent = pytest.importorskip("gevent")
+    stream = RecordingStream()
+    handler = AccessHandler(stream)
+    logger = logging.getLogger(LOGGER)
+    logger.addHandler(handler)
+    observed: dict[str, list[str]] = {}
+
+    def request():
+        handler.write_line("pending line")
+        observed["pending"] = list(stream.writes)
+        handler.emit(logging.LogRecord(LOGGER, logging.INFO, __file__, 1, "a record", (), None))
+        observed["after record"] = stream.lines()
+        handler.write_line("last line")
+        flush()  # what a stopping worker does
+        observed["after flush"] = stream.lines()
+
+    try:
+        gevent.spawn(request).join()
+    finally:
+        logger.removeHandler(handler)
+    assert observed["pending"] == []
+    assert [line.split(" ", 2)[2] for line in observed["after record"]] == ["pending line", "a record"]
+    assert observed["after flush"][-1].endswith(" last line")
+    assert sum("last line" in text for text in stream.writes) == 1  # the scheduled write found nothing left

@@ -110,11 +110,7 @@ def test_verify_self_made_passlib_hash():
 
 def test_adapted_base64_dot_is_plus():
     # find a salt whose standard base64 has a "+" so the "." path is exercised
-    salt = next(
-        s
-        for s in (bytes([i]) * 16 for i in range(256))
-        if "+" in base64.b64encode(s).decode()
-    )
+    salt = next(s for s in (bytes([i]) * 16 for i in range(256)) if "+" in base64.b64encode(s).decode())
     stored = passlib_pbkdf2_sha256("hans", salt, rounds=1000)
     assert "." in stored.split("$")[3]
     assert verify_password("hans", stored)

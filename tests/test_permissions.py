@@ -77,9 +77,7 @@ def test_invalid_permission_is_a_value_error():
         validate_permission("bla")
 
 
-@pytest.mark.parametrize(
-    "perm", ["api://core4(", "api://[a-", "api://a**", "job://(/x"]
-)
+@pytest.mark.parametrize("perm", ["api://core4(", "api://[a-", "api://a**", "job://(/x"])
 def test_uncompilable_regex_is_rejected(perm):
     with pytest.raises(InvalidPermission) as info:
         validate_permission(perm)

@@ -121,9 +121,7 @@ def test_input_is_not_mutated():
 
 @pytest.mark.parametrize("fields", [{}, {"name": ""}, {"name": "   "}, {"name": None}])
 def test_name_is_mandatory_on_create(fields):
-    assert error_of(validate_role_fields, fields, creating=True) == (
-        "field [name] is mandatory"
-    )
+    assert error_of(validate_role_fields, fields, creating=True) == ("field [name] is mandatory")
 
 
 def test_name_cannot_be_blanked_on_update():
@@ -150,9 +148,7 @@ def test_bad_names(name):
     assert error_of(create, name=name).startswith("field [name] must match [")
 
 
-@pytest.mark.parametrize(
-    "name", ["admin", "a.b-c_d", "(regex)*[chars]+?", "Ünïcødé", "x" * NAME_MAX_LENGTH]
-)
+@pytest.mark.parametrize("name", ["admin", "a.b-c_d", "(regex)*[chars]+?", "Ünïcødé", "x" * NAME_MAX_LENGTH])
 def test_good_names(name):
     assert create(name=name)["name"] == name
 
@@ -166,30 +162,22 @@ def test_name_type(name):
 
 
 def test_realname_type():
-    assert error_of(create, name="r", realname=3) == (
-        "field [realname] must be of type [str]"
-    )
+    assert error_of(create, name="r", realname=3) == ("field [realname] must be of type [str]")
     assert create(name="r", realname=None)["realname"] is None
 
 
 @pytest.mark.parametrize("value", [1, 0, "true", None, "yes"])
 def test_is_active_must_be_bool(value):
-    assert error_of(create, name="r", is_active=value) == (
-        "field [is_active] must be of type [bool]"
-    )
+    assert error_of(create, name="r", is_active=value) == ("field [is_active] must be of type [bool]")
 
 
 @pytest.mark.parametrize("value", ["r1", None, ("r1",), {"r1": 1}])
 def test_role_must_be_a_list(value):
-    assert (
-        error_of(create, name="r", role=value) == "field [role] must be of type [list]"
-    )
+    assert error_of(create, name="r", role=value) == "field [role] must be of type [list]"
 
 
 def test_role_items_must_be_strings():
-    assert error_of(create, name="r", role=["a", 1]) == (
-        "field [role] must be of type [list of str]"
-    )
+    assert error_of(create, name="r", role=["a", 1]) == ("field [role] must be of type [list of str]")
 
 
 # --- email ---
@@ -232,15 +220,11 @@ def test_good_emails(given, stored):
     ],
 )
 def test_bad_emails(email):
-    assert error_of(create, name="u", email=email).startswith(
-        "field [email] must match ["
-    )
+    assert error_of(create, name="u", email=email).startswith("field [email] must match [")
 
 
 def test_email_type():
-    assert error_of(create, name="u", email=["a@b.de"]) == (
-        "field [email] must be of type [str]"
-    )
+    assert error_of(create, name="u", email=["a@b.de"]) == ("field [email] must be of type [str]")
 
 
 # --- users: email and password ---
@@ -253,12 +237,8 @@ def test_create_user_with_email_only_is_allowed():
 
 
 def test_create_password_without_email_is_refused():
-    assert error_of(create, name="u", password="secret") == (
-        "user role requires email on creation"
-    )
-    assert error_of(create, name="u", password="secret", email=" ") == (
-        "user role requires email on creation"
-    )
+    assert error_of(create, name="u", password="secret") == ("user role requires email on creation")
+    assert error_of(create, name="u", password="secret", email=" ") == ("user role requires email on creation")
 
 
 def test_create_blank_password_without_email_is_a_role():
@@ -266,53 +246,35 @@ def test_create_blank_password_without_email_is_a_role():
 
 
 def test_update_must_leave_both_or_neither():
-    assert (
-        error_of(update, password="secret") == "user role requires email and password"
-    )
-    assert error_of(update, email="u@example.com") == (
-        "user role requires email and password"
-    )
+    assert error_of(update, password="secret") == "user role requires email and password"
+    assert error_of(update, email="u@example.com") == ("user role requires email and password")
     assert update(email="u@example.com", password="secret")["email"] == "u@example.com"
 
 
 def test_update_considers_the_stored_document():
     assert update(STORED_USER, email="NEW@example.com") == {"email": "new@example.com"}
     assert update(STORED_USER, password="new")["password"] == "new"
-    assert error_of(update, STORED_USER, email="") == (
-        "user role requires email and password"
-    )
-    assert error_of(update, STORED_USER, password=None) == (
-        "user role requires email and password"
-    )
+    assert error_of(update, STORED_USER, email="") == ("user role requires email and password")
+    assert error_of(update, STORED_USER, password=None) == ("user role requires email and password")
     role = {"_id": "r", "name": "r"}
-    assert error_of(update, role, password="secret") == (
-        "user role requires email and password"
-    )
+    assert error_of(update, role, password="secret") == ("user role requires email and password")
     assert update(role, perm=["app://x"]) == {"perm": ["app://x"]}
 
 
 def test_password_type():
-    assert error_of(create, **{**USER, "password": 123}) == (
-        "field [password] must be of type [str]"
-    )
+    assert error_of(create, **{**USER, "password": 123}) == ("field [password] must be of type [str]")
 
 
 # --- perm ---
 
 
 def test_perm_must_be_a_list():
-    assert (
-        error_of(create, name="r", perm="cop") == "field [perm] must be of type [list]"
-    )
+    assert error_of(create, name="r", perm="cop") == "field [perm] must be of type [list]"
 
 
-@pytest.mark.parametrize(
-    "perm", ["bla", "api://x.y/x", "api://x.y/rxc", "app:hello", "COP", "cop\n"]
-)
+@pytest.mark.parametrize("perm", ["bla", "api://x.y/x", "api://x.y/rxc", "app:hello", "COP", "cop\n"])
 def test_invalid_permission_message(perm):
-    assert error_of(create, name="r", perm=["app://ok", perm]) == (
-        f"invalid permission protocol [{perm}]"
-    )
+    assert error_of(create, name="r", perm=["app://ok", perm]) == (f"invalid permission protocol [{perm}]")
 
 
 def test_uncompilable_permission_regex():
@@ -332,9 +294,5 @@ def test_validation_error_is_a_value_error():
 
 def test_fields_are_checked_in_core4_order():
     # name before email before perm
-    assert error_of(create, name="a b", email="bad", perm=["bla"]).startswith(
-        "field [name]"
-    )
-    assert error_of(create, name="ok", email="bad", perm=["bla"]).startswith(
-        "field [email]"
-    )
+    assert error_of(create, name="a b", email="bad", perm=["bla"]).startswith("field [name]")
+    assert error_of(create, name="ok", email="bad", perm=["bla"]).startswith("field [email]")

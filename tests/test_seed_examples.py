@@ -35,8 +35,7 @@ def seed_with_config(tmp_path_factory):
     config = tmp / "local.yaml"
     # the document's "config overwrite" example, for this project's MyHandler
     config.write_text(
-        "seed_project:\n  handlers:\n    MyHandler:\n"
-        f"      template_path: {SERVERS / 'custom_templates'}\n"
+        f"seed_project:\n  handlers:\n    MyHandler:\n      template_path: {SERVERS / 'custom_templates'}\n"
     )
     env_server = live.python_script(
         tmp, SERVERS / "seed_serve_all.py", ready="/test-server/public", env={"CORE4_CONFIG": str(config)}
@@ -213,8 +212,19 @@ def test_multi_client_aware_handlers(seed):
 
 def test_multiple_process_serving_with_coco(tmp_path):
     command = [
-        sys.executable, "-m", "core4flask.cli", "--application", "--filter", f"{QUAL}.TestServer",
-        "--port", "{port}", "--address", "127.0.0.1", "--reuse-port", "--workers", "2",
+        sys.executable,
+        "-m",
+        "core4flask.cli",
+        "--application",
+        "--filter",
+        f"{QUAL}.TestServer",
+        "--port",
+        "{port}",
+        "--address",
+        "127.0.0.1",
+        "--reuse-port",
+        "--workers",
+        "2",
     ]
     server = live.start(command, tmp_path, ready="/test-server/public", env={"PYTHONPATH": str(SERVERS)})
     try:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._pid import current_pid
 from .changes import ChangeSignal
 from .credentials import find_credentials
 from .passwords import hash_password, needs_rehash, random_password, verify_password
@@ -178,10 +179,10 @@ class Authenticator:
         Raises :class:`~.secret.SecretError` when no secret may be used and
         ``StoreUnavailable`` when the store is down (then it is tried again).
         """
-        if self._ready_pid == os.getpid():
+        if self._ready_pid == current_pid():
             return
         with self._lock:
-            pid = os.getpid()
+            pid = current_pid()
             if self._ready_pid == pid:
                 return
             secret = resolve_secret(self._ext.config, self._store)

@@ -119,9 +119,7 @@ def validate_permission(p: str) -> str:
         try:
             re.compile(regex)
         except re.error as exc:
-            raise InvalidPermission(
-                f"invalid permission protocol [{p}]: bad regex ({exc})"
-            ) from exc
+            raise InvalidPermission(f"invalid permission protocol [{p}]: bad regex ({exc})") from exc
     return p
 
 
@@ -231,9 +229,7 @@ class PermissionSet:
 
 def _grant_covers(own: ApiGrant, wanted: ApiGrant) -> bool:
     """Whether ``own`` holds everything ``wanted`` grants (conservatively)."""
-    if own.letters is not None and (
-        wanted.letters is None or not wanted.letters <= own.letters
-    ):
+    if own.letters is not None and (wanted.letters is None or not wanted.letters <= own.letters):
         return False
     if not wanted.source.startswith(own.source):
         return False

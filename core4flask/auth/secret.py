@@ -45,7 +45,6 @@ KEPT_NAMESPACE, KEPT_KEY = "auth", "token_secret"
 PRODUCTION_ENV = "CORE4_PRODUCTION"
 
 
-
 class SecretError(RuntimeError):
     """No usable token secret: the server must not start."""
 
