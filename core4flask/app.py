@@ -130,7 +130,7 @@ class Core4:
     def finish_response(self, request: flask.Request, response: WerkzeugResponse, started: float) -> WerkzeugResponse:
         """CORS headers and the access-log line of a finished request."""
         headers = response.headers
-        if "Access-Control-Allow-Origin" not in headers:
+        if not _has_allow_origin(headers):
             if type(response) is Core4Response and self._fast_headers:
                 response.extra_headers = self._cors_headers
             else:
@@ -203,6 +203,17 @@ class Core4:
             if container.root == root:
                 return container
         return None
+
+
+def _has_allow_origin(headers: Any) -> bool:
+    """Whether a handler set ``Access-Control-Allow-Origin`` itself.
+
+    (werkzeug's ``in`` builds an exception for every header that is absent.)
+    """
+    for name, _ in headers:
+        if len(name) == 27 and name.lower() == "access-control-allow-origin":
+            return True
+    return False
 
 
 def create_app(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import math
 import uuid
 from collections.abc import Mapping, Sequence
@@ -41,15 +42,36 @@ def reason(code: int) -> str:
         return "Unknown"
 
 
-def utc_timestamp(moment: datetime.datetime) -> str:
-    """Format a naive UTC datetime as core4 does (ISO-8601, no zone)."""
-    return moment.isoformat()
+def utc_timestamp(moment: datetime.datetime | float) -> str:
+    """Format a naive UTC datetime, or epoch seconds, as core4 does (ISO-8601, no zone).
+
+    Epoch seconds give what ``utc_datetime(moment).isoformat()`` gives, with
+    the date and time of day formatted once per second.
+    """
+    if isinstance(moment, datetime.datetime):
+        return moment.isoformat()
+    second = int(moment // 1)
+    micro = round((moment - second) * 1e6)
+    if micro >= 1_000_000:
+        second, micro = second + 1, micro - 1_000_000
+    text = _second_text(second)
+    return f"{text}.{micro:06d}" if micro else text
+
+
+@functools.lru_cache(maxsize=4)
+def _second_text(second: int) -> str:
+    return utc_datetime(second).isoformat()
+
+
+def utc_datetime(epoch: float) -> datetime.datetime:
+    """Epoch seconds as a naive UTC datetime."""
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).replace(tzinfo=None)
 
 
 def build_envelope(
     identifier: str | None,
     code: int,
-    timestamp: datetime.datetime,
+    timestamp: datetime.datetime | float,
     *,
     data: Any = None,
     error: str | None = None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from flask import Response, current_app, has_request_context, redirect, request
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
-from .envelope import build_envelope, dumps, reason
+from .envelope import build_envelope, dumps, reason, utc_datetime
 from .negotiation import wanted_error_type
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ def _error_text_of(exc: BaseException, code: int) -> str:
 def render_error(code: int, text: str | None, handler: CoreRequestHandler | None = None) -> Response:
     """Render an error status with an optional error text for this client."""
     identifier, started, flash = _request_state(handler)
-    kind = wanted_error_type(request.headers.get("Accept", ""), _content_type_argument())
+    kind = wanted_error_type(request.environ.get("HTTP_ACCEPT", ""), _content_type_argument())
     if kind == "html":
         body = _HTML.format(
             code=code,
@@ -145,30 +146,37 @@ def render_error(code: int, text: str | None, handler: CoreRequestHandler | None
     return response
 
 
-def _request_state(handler: CoreRequestHandler | None) -> tuple[str | None, datetime.datetime, list]:
+def _request_state(handler: CoreRequestHandler | None) -> tuple[str | None, float, list]:
     if handler is not None:
-        return handler.identifier, handler.started, handler._flash
+        return handler.identifier, handler.started_at, handler._flash
     current = request._get_current_object() if has_request_context() else None  # type: ignore[attr-defined]
     state = getattr(current, "core4_state", None)
     if state is None:
-        from .handler import new_identifier, utcnow
+        from .handler import new_identifier
 
-        state = RequestState(new_identifier(), utcnow())
+        now = time.time()
+        state = RequestState(new_identifier(now), now)
         if current is not None:
             current.core4_state = state
-    return state.identifier, state.started, state._flash
+    return state.identifier, state.started_at, state._flash
 
 
 class RequestState:
     """Identity of a request that no handler served (e.g. an unknown path)."""
 
-    __slots__ = ("identifier", "started", "_flash", "current_user")
+    __slots__ = ("identifier", "started_at", "_flash", "current_user")
 
-    def __init__(self, identifier: str, started: datetime.datetime) -> None:
+    def __init__(self, identifier: str, started_at: float) -> None:
         self.identifier = identifier
-        self.started = started
+        #: epoch seconds
+        self.started_at = started_at
         self._flash: list = []
         self.current_user = None
+
+    @property
+    def started(self) -> datetime.datetime:
+        """When the request started, as naive UTC."""
+        return utc_datetime(self.started_at)
 
 
 def _content_type_argument() -> str | None:

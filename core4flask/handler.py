@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from ._async import Done, run_async_method
 from .arguments import ArgumentsMixin
 from .config import ConfigDict
+from .envelope import utc_datetime
 from .errors import HTTPError, Redirect, error_response
 from .negotiation import best_match
 from .paths import project_of, qual_name_of
@@ -50,12 +51,18 @@ class _IdentifierSource:
     def reseed(self) -> None:
         self.process = os.urandom(5).hex()
         self.counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
+        self._second = -1
+        self._prefix = ""
 
-    def __call__(self) -> str:
-        return f"{int(time.time()) & 0xFFFFFFFF:08x}{self.process}{next(self.counter) & 0xFFFFFF:06x}"
+    def __call__(self, now: float | None = None) -> str:
+        second = int(time.time() if now is None else now) & 0xFFFFFFFF
+        if second != self._second:
+            self._prefix = f"{second:08x}{self.process}"
+            self._second = second
+        return f"{self._prefix}{next(self.counter) & 0xFFFFFF:06x}"
 
 
-#: A new request ``_id`` (24-hex, a valid ObjectId).
+#: A new request ``_id`` (24-hex, a valid ObjectId), optionally for epoch seconds ``now``.
 new_identifier = _IdentifierSource()
 
 
@@ -124,8 +131,9 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         if request is None:
             request = flask.request._get_current_object()  # type: ignore[attr-defined]
         self.request = request
-        self.identifier = new_identifier()
-        self.started = utcnow()
+        #: when the request started, epoch seconds (``started`` is the datetime)
+        self.started_at = time.time()
+        self.identifier = new_identifier(self.started_at)
         self._flash: list[dict[str, Any]] = []
         self.user: Any = None
         self.current_user: str | None = None
@@ -142,6 +150,11 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
             self._ext = flask.current_app.extensions.get("core4flask")
 
     # -- identity ----------------------------------------------------------------
+    @property
+    def started(self) -> datetime.datetime:
+        """When the request started, as naive UTC."""
+        return utc_datetime(self.started_at)
+
     @classmethod
     def qual_name(cls) -> str:
         """``module.ClassName``; permissions are matched against it."""
@@ -243,7 +256,7 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         promises 401 for an unauthenticated HEAD.
         """
         request = self.request
-        accept = request.headers.get("Accept", "")
+        accept = request.environ.get("HTTP_ACCEPT", "")
         if request.method == "GET" and best_match(accept) == "text/html":
             target = quote(request.full_path if request.query_string else request.path, safe="/")
             return Redirect(f"{LOGIN_URL}?next={target}")

@@ -6,7 +6,6 @@ that into a werkzeug response when the method returns.
 
 from __future__ import annotations
 
-import datetime
 import functools
 from typing import Any
 
@@ -131,7 +130,7 @@ class ResponseMixin:
     """Status, headers, body and flash messages of one request."""
 
     identifier: str
-    started: datetime.datetime
+    started_at: float
     request: Any
     _status: int = 200
     _headers: list[tuple[str, str]] | None = None
@@ -203,7 +202,7 @@ class ResponseMixin:
         argument = self.get_argument("content_type", default=None)  # type: ignore[attr-defined]
         if argument is not None and not isinstance(argument, str):
             argument = None
-        return wanted_type(self.request.headers.get("Accept", ""), argument)
+        return wanted_type(self.request.environ.get("HTTP_ACCEPT", ""), argument)
 
     def wants_json(self) -> bool:
         """True when the client wants JSON."""
@@ -224,7 +223,7 @@ class ResponseMixin:
     # -- bodies -------------------------------------------------------------------------
     def envelope(self, data: Any = None, **extra: Any) -> dict[str, Any]:
         """The success envelope around ``data`` with the current status."""
-        return build_envelope(self.identifier, self._status, self.started, data=data, flash=self._flash, extra=extra)
+        return build_envelope(self.identifier, self._status, self.started_at, data=data, flash=self._flash, extra=extra)
 
     def reply(self, chunk: Any) -> None:
         """Answer with ``chunk``: the JSON envelope, or a DataFrame rendered

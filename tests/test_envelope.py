@@ -6,6 +6,7 @@ import datetime
 import decimal
 import json
 import math
+import random
 import uuid
 
 import numpy as np
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 from bson import ObjectId
 
-from core4flask.envelope import build_envelope, dumps, dumps_with_raw, reason, utc_timestamp
+from core4flask.envelope import build_envelope, dumps, dumps_with_raw, reason, utc_datetime, utc_timestamp
 
 MOMENT = datetime.datetime(2018, 11, 6, 6, 57, 26, 660093)
 IDENTIFIER = "5be13b56de8b69468b7ff0b2"
@@ -77,6 +78,18 @@ def test_extra_keys_are_appended():
 def test_timestamp_is_naive_iso_without_zone():
     assert utc_timestamp(MOMENT) == "2018-11-06T06:57:26.660093"
     assert utc_timestamp(datetime.datetime(2018, 1, 1)) == "2018-01-01T00:00:00"
+
+
+def test_timestamp_of_epoch_seconds_is_that_of_the_datetime():
+    rng = random.Random(4)
+    moments = [0.0, 1541487446.660093, 1541487446.0, 1541487446.9999996, 1541487446.0000004]
+    moments += [rng.uniform(0, 4e9) for _ in range(5000)]
+    moments += [float(int(rng.uniform(0, 4e9))) + rng.randint(0, 999_999) / 1e6 for _ in range(5000)]
+    for moment in moments:
+        assert utc_timestamp(moment) == utc_datetime(moment).isoformat(), moment
+    assert utc_timestamp(1541487446.660093) == "2018-11-06T06:57:26.660093"
+    assert utc_timestamp(1541487446.9999996) == "2018-11-06T06:57:27"
+    assert build_envelope(IDENTIFIER, 200, 1541487446.660093)["timestamp"] == "2018-11-06T06:57:26.660093"
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -math.inf, np.float64("nan"), np.float32("inf")])

@@ -430,6 +430,7 @@ def test_identity_attributes(client):
     started = datetime.datetime.fromisoformat(data["started"])
     assert started.tzinfo is None
     assert abs((started - before).total_seconds()) < 5
+    assert data["started"] == body["timestamp"]  # the envelope's time is the request's start
     assert data["user"] is None
     assert data["current_user"] is None
     assert data["token_exp"] is None
@@ -543,3 +544,14 @@ def test_tenant_client_from_first_unnamed_group(client):
 def test_seed_tenant_example(client):
     body = client.get("/h/seedtenant/M%C3%BCnchen/0815").json
     assert body["data"] == {"_id": "0815", "client": "München"}
+
+
+def test_request_ids_carry_the_start_second_and_count_up():
+    from core4flask.handler import new_identifier
+
+    first, second = new_identifier(1541487446.66), new_identifier(1541487446.9)
+    assert first[:8] == second[:8] == f"{1541487446:08x}"
+    assert first[8:18] == second[8:18]  # the process part
+    assert (int(second[18:], 16) - int(first[18:], 16)) % (1 << 24) == 1
+    assert new_identifier(1541487447.0)[:8] == f"{1541487447:08x}"
+    assert len(new_identifier()) == 24
