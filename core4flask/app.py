@@ -79,14 +79,13 @@ class Core4:
         self.config = load_config(overrides)
         app.extensions[EXTENSION] = self
         app.url_map.converters["c4rest"] = RestConverter
-        # Flask keeps Core4Response only where it is an app.response_class
-        self._fast_headers = issubclass(Core4Response, app.response_class)
         self._cors_headers = (
             ("Access-Control-Allow-Origin", str(self.config.api.allow_origin or "*")),
             ("Access-Control-Allow-Headers", CORS_HEADERS),
             ("Access-Control-Allow-Methods", CORS_METHODS),
-            ("Access-Control-Expose-Headers", "token"),
         )
+        # browsers may read the token header of a response that carries one
+        self._cors_token_headers = (*self._cors_headers, ("Access-Control-Expose-Headers", "token"))
         accesslog.configure(bool(self.config.api.access_log))
         from .apps.registry import install as install_registry
         from .auth.setup import install as install_auth
@@ -130,11 +129,15 @@ class Core4:
     def finish_response(self, request: flask.Request, response: WerkzeugResponse, started: float) -> WerkzeugResponse:
         """CORS headers and the access-log line of a finished request."""
         headers = response.headers
-        if not _has_allow_origin(headers):
-            if type(response) is Core4Response and self._fast_headers:
-                response.extra_headers = self._cors_headers
+        has_origin, has_token = _cors_relevant(headers)
+        if not has_origin:
+            cors = self._cors_token_headers if has_token else self._cors_headers
+            # Flask keeps a Core4Response only while it is an app.response_class
+            # (test fixtures may swap that class after start)
+            if type(response) is Core4Response and issubclass(Core4Response, self.app.response_class):
+                response.extra_headers = cors
             else:
-                headers.extend(self._cors_headers)
+                headers.extend(cors)
         accesslog.log_request(request, getattr(request, "core4_state", None), response.status_code, started)
         return response
 
@@ -205,15 +208,20 @@ class Core4:
         return None
 
 
-def _has_allow_origin(headers: Any) -> bool:
-    """Whether a handler set ``Access-Control-Allow-Origin`` itself.
+def _cors_relevant(headers: Any) -> tuple[bool, bool]:
+    """Whether a handler set ``Access-Control-Allow-Origin`` itself, and whether
+    the response carries a ``token`` header.
 
     (werkzeug's ``in`` builds an exception for every header that is absent.)
     """
+    has_origin = has_token = False
     for name, _ in headers:
-        if len(name) == 27 and name.lower() == "access-control-allow-origin":
-            return True
-    return False
+        size = len(name)
+        if size == 27 and name.lower() == "access-control-allow-origin":
+            has_origin = True
+        elif size == 5 and name.lower() == "token":
+            has_token = True
+    return has_origin, has_token
 
 
 def create_app(

@@ -20,7 +20,15 @@ def module_name(module: str) -> str:
 
 def qual_name_of(cls: type) -> str:
     """``module.ClassName`` of a handler or container class."""
-    return f"{module_name(cls.__module__)}.{cls.__qualname__}"
+    key = (cls, cls.__module__, cls.__qualname__)
+    found = _QUAL_NAMES.get(key)
+    if found is None:
+        found = _QUAL_NAMES[key] = f"{module_name(cls.__module__)}.{cls.__qualname__}"
+    return found
+
+
+#: qual_names by (class, module, qualname): asked on every protected request
+_QUAL_NAMES: dict[tuple[type, str, str], str] = {}
 
 
 def project_of(cls: type) -> str:

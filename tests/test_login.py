@@ -111,6 +111,18 @@ def test_login_answers_core4_shape_with_header_and_cookie(client):
     assert "Secure" not in cookie
 
 
+def test_browsers_may_read_the_token_header_of_responses_that_carry_one(client):
+    login = client.get(LOGIN, query_string={"username": "admin", "password": "hans"})
+    assert login.headers["token"]
+    assert login.headers["Access-Control-Expose-Headers"] == "token"
+    assert login.headers["Access-Control-Allow-Origin"] == "*"
+    plain = client.get("/core4/api/v1/profile", headers=bearer(login.headers["token"]))
+    assert plain.status_code == 200
+    assert "token" not in plain.headers
+    assert "Access-Control-Expose-Headers" not in plain.headers
+    assert plain.headers["Access-Control-Allow-Origin"] == "*"
+
+
 def test_cookie_is_secure_over_https(app):
     client = app.test_client()
     response = client.get(LOGIN + "?username=admin&password=hans", base_url="https://localhost")

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from core4flask import response as response_module
 from core4flask.response import JSON_TYPE, Core4Response
 
-CORS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", "token"))
+CORS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "GET"))
 
 
 def environ(method: str = "GET") -> dict:

@@ -244,14 +244,17 @@ class Authenticator:
         for refresh adds a fresh one to the response (header and cookie).
         Raises 429 while a password login is throttled.
         """
-        self.ensure_ready()
-        self._check_changes()
+        if self._ready_pid != current_pid():
+            self.ensure_ready()
+        changes = self._changes
+        if changes is not None and changes.changed():
+            self._drop_caches()
         credentials = find_credentials(handler)
         if credentials is None:
             return None
-        if credentials.is_password:
+        if credentials.token is None:
             return self._password_login(handler, credentials.username or "", credentials.password or "")
-        return self._token_login(handler, credentials.token or "")
+        return self._token_login(handler, credentials.token)
 
     def login(self, handler: Any) -> tuple[AuthUser, str] | None:
         """Authenticate and hand out a token (a new session for a password)."""

@@ -185,7 +185,7 @@ class PermissionSet:
         a permission without letters grants every method, one with letters
         only the methods listed in :data:`METHOD_LETTERS`.
         """
-        if self.is_admin:
+        if COP in self._perm_set:
             return True
         return any(g.matches(qual_name) and g.allows(method) for g in self._api)
 
