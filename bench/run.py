@@ -322,6 +322,8 @@ class Settings:
     rounds: int
     warmup: int
     workers: tuple[int, ...]
+    #: names of the scenarios to run (all when empty)
+    only: tuple[str, ...] = ()
 
 
 def measure(settings: Settings, log_dir: Path | None) -> tuple[list[Measurement], list[Memory], list[str]]:
@@ -344,7 +346,8 @@ def measure(settings: Settings, log_dir: Path | None) -> tuple[list[Measurement]
                 token = login(core4) if auth_present else None
                 if auth_present and token is None and workers == settings.workers[0]:
                     notes.append("protected scenario skipped: login or the protected handler did not answer 200")
-                scenarios = [s for s in SCENARIOS if not s.needs_auth or token]
+                wanted = [s for s in SCENARIOS if not settings.only or s.name in settings.only]
+                scenarios = [s for s in wanted if not s.needs_auth or token]
                 run = [Measurement(s, workers) for s in scenarios]
                 _rounds(run, bare, core4, token, settings, memories)
                 measurements.extend(run)
@@ -517,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="rounds per scenario (default 4, quick 2)")
     parser.add_argument("--seconds", type=int, help="whole seconds per wrk run (default 3, quick 1)")
     parser.add_argument("--workers", default="1,2", help="comma-separated gunicorn worker counts (default 1,2)")
+    names = ",".join(s.name for s in SCENARIOS)
+    parser.add_argument("--scenarios", default="", help=f"comma-separated subset of {names} (default all)")
     parser.add_argument("--server-log", type=Path, help="keep the servers' output in this folder")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -527,7 +532,11 @@ def main(argv: list[str] | None = None) -> int:
         rounds=args.rounds or (2 if args.quick else 4),
         warmup=1,
         workers=tuple(int(w) for w in args.workers.split(",")),
+        only=tuple(name for name in args.scenarios.split(",") if name),
     )
+    unknown = set(settings.only) - {s.name for s in SCENARIOS}
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))} (known: {names})")
     if args.server_log:
         args.server_log.mkdir(parents=True, exist_ok=True)
     env = environment()
