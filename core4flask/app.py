@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from . import accesslog
+from ._malloc import return_large_blocks
 from ._pid import current_pid
 from .config import ConfigDict, load_config
 from .container import ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
@@ -189,6 +190,7 @@ class Core4:
 
     def start_serving(self, port: int | None = None) -> None:
         """Run in every serving process once it listens."""
+        return_large_blocks()
         for callback in self.on_start:
             callback(self, port)
 

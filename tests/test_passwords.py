@@ -283,3 +283,31 @@ def test_module_constants_match_hasher():
     assert params.time_cost == passwords.ARGON2_TIME_COST
     assert params.parallelism == passwords.ARGON2_PARALLELISM
     assert params.type is argon2.Type.ID
+
+
+_RETAINED_SCRIPT = """
+import threading
+from core4flask._malloc import return_large_blocks
+from core4flask.auth.passwords import hash_password
+
+def resident_mib():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096 / 2**20
+
+assert return_large_blocks()
+before = resident_mib()
+worker = threading.Thread(target=lambda: [hash_password("correct horse") for _ in range(3)])
+worker.start()
+worker.join()
+hash_password("battery staple")
+print(round(resident_mib() - before, 1))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator setting is Linux-only")
+def test_serving_processes_give_argon2_memory_back():
+    """After hashes in a thread and in the main thread, a serving process
+    keeps none of argon2's 19 MiB buffers."""
+    result = subprocess.run([sys.executable, "-c", _RETAINED_SCRIPT], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) < 8, f"{result.stdout.strip()} MiB kept after hashing"
