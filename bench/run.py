@@ -389,10 +389,13 @@ def _rounds(
 def _targets(
     scenario: Scenario, bare: Server, core4: Server, token: str | None
 ) -> list[tuple[Server, str, tuple[tuple[str, str], ...]]]:
-    headers = scenario.core4_headers
+    # the credentials go to both servers: the same request bytes reach both
+    # gunicorns (which parse every header), and bare Flask ignores them
+    credentials: tuple[tuple[str, str], ...] = ()
     if scenario.needs_auth and token:
-        headers = (*headers, ("Authorization", f"Bearer {token}"))
-    return [(bare, scenario.bare_path, ()), (core4, scenario.core4_path, headers)]
+        credentials = (("Authorization", f"Bearer {token}"),)
+    core4_headers = (*scenario.core4_headers, *credentials)
+    return [(bare, scenario.bare_path, credentials), (core4, scenario.core4_path, core4_headers)]
 
 
 # -- reporting ----------------------------------------------------------------------------
@@ -453,8 +456,8 @@ def _git(*args: str) -> str:
 LOGIN_NOTE = (
     "Memory: `after start` is one worker after its first request. Between it and",
     "`after warm-up` core4flask's worker also served the protected scenario's login,",
-    "whose argon2 hash (19 MiB of memory, computed in gevent's thread pool) leaves",
-    "its buffer in that thread's malloc arena; see `bench/README.md`.",
+    "whose argon2 hash needs 19 MiB for a moment (serving processes give it back;",
+    "see `bench/README.md`).",
     "",
 )
 
