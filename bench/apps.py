@@ -40,8 +40,10 @@ if TYPE_CHECKING:
 FRAME_ROWS = 10_000
 #: Seed of the random data, so every process builds the same frame.
 FRAME_SEED = 4
-#: What pandas is told so that its records are exactly those core4flask sends.
-RECORDS_OPTIONS = {"orient": "records", "date_format": "iso", "date_unit": "us"}
+#: What pandas is told so that its records are exactly those core4flask sends
+#: for this frame (whole-second datetimes; floats with at most four decimals,
+#: which pandas' ten-decimal rounding leaves alone).
+RECORDS_OPTIONS = {"orient": "records", "date_format": "iso", "date_unit": "s"}
 #: Paths below the root both applications serve.
 ROOT = "/bench"
 

@@ -112,5 +112,8 @@ def render_dataframe(frame: Any, kind: str) -> tuple[str, str]:
 
 
 def dataframe_records_json(frame: Any) -> str:
-    """The DataFrame as a JSON list of records (NaN → null, dates ISO)."""
-    return frame.to_json(orient="records", date_format="iso", date_unit="us", default_handler=str)
+    """The DataFrame as the JSON list of its records, as core4 sends them
+    (see :mod:`core4flask.records`)."""
+    from .records import records_json
+
+    return records_json(frame)

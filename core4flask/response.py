@@ -236,10 +236,11 @@ class ResponseMixin:
                 return
             payload = dumps_with_raw(self.envelope(), "data", dataframe_records_json(chunk))
         elif isinstance(chunk, PageResult):
-            data = chunk.body
-            if is_dataframe(data):
-                data = data.to_dict("records")
-            payload = dumps(self.envelope(data, **chunk.paging()))
+            if is_dataframe(chunk.body):
+                records = dataframe_records_json(chunk.body)
+                payload = dumps_with_raw(self.envelope(None, **chunk.paging()), "data", records)
+            else:
+                payload = dumps(self.envelope(chunk.body, **chunk.paging()))
         else:
             payload = dumps(self.envelope(chunk))
         self.finish_body(payload, JSON_TYPE)
