@@ -32,6 +32,8 @@ CORS_HEADERS = "access-control-allow-origin,authorization,content-type"
 CORS_METHODS = "GET, POST, PUT, DELETE, PATCH, OPTIONS"
 #: seconds between attempts to open a store that could not be opened
 STORE_RETRY = 1.0
+#: the largest request body (and form part held in memory) ``create_app`` takes: core4's 100 MB
+MAX_BODY_SIZE = 100 * 1024 * 1024
 
 
 class Core4:
@@ -242,6 +244,8 @@ def create_app(
     if instance_path:
         instance_path = os.path.abspath(instance_path)
     app = flask.Flask(import_name, instance_path=instance_path)
+    # werkzeug would keep form fields to 500 kB; larger bodies answer 413 instead
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_MEMORY_SIZE"] = MAX_BODY_SIZE
     ext = Core4(app, config=config, standard_api=False)
     if standard:
         from .server import standard_containers
