@@ -12,9 +12,10 @@ import hashlib
 import pprint
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import flask
 from flask import Blueprint
@@ -190,6 +191,11 @@ def normalise_pattern(pattern: str, handler: type) -> str:
     return pattern
 
 
+def anchored(pattern: str) -> str:
+    """A pattern as Tornado compares routes: with its end anchor."""
+    return pattern if pattern.endswith("$") else pattern + "$"
+
+
 class ContainerApp:
     """A container prepared for serving: its routes, resources and Blueprint."""
 
@@ -208,16 +214,16 @@ class ContainerApp:
         from .apps.info import InfoHandler
 
         seen: set[str] = set()
-        own = {normalise_pattern(split_rule(r)[0], split_rule(r)[1]) for r in self.container.rules}
+        own = {anchored(normalise_pattern(split_rule(r)[0], split_rule(r)[1])) for r in self.container.rules}
         # automatic rules (login/logout on every root) yield to the container's own
-        automatic = [r for r in self.ext.automatic_rules if normalise_pattern(r[0], r[1]) not in own]
+        automatic = [r for r in self.ext.automatic_rules if anchored(normalise_pattern(r[0], r[1])) not in own]
         rules: Iterable[Any] = [(r"/_info", InfoHandler), *self.container.rules, *automatic]
         for rule in rules:
             pattern, handler, kwargs, name = split_rule(rule)
             pattern = normalise_pattern(pattern, handler)
-            if pattern in seen:
+            if anchored(pattern) in seen:
                 raise SetupError(f"route [{self.root}{pattern}] already exists in [{self.qual_name}]")
-            seen.add(pattern)
+            seen.add(anchored(pattern))
             if getattr(handler, "is_static", False):
                 kwargs.setdefault("enter", handler.enter_target(self.root, pattern, kwargs))
             rsc_id = resource_id(qual_name_of(handler), kwargs)
@@ -249,15 +255,36 @@ class ContainerApp:
         try:
             response = self._special(path) if path.startswith("/_") else None
             if response is None:
-                found = self._match(path)
+                found = self._route(request.environ, path)
                 if found is None:
                     raise HTTPError(404, f"{request.method} {request.path} not found")
-                route, match = found
-                args, kwargs = route.arguments(match)
+                route, args, kwargs = found
                 response = route.resource.handler(route.resource, request).run(args, kwargs)
         except Exception as exc:  # noqa: BLE001 - errors outside handlers answer too
             response = error_response(exc)
         return self.ext.finish_response(request, response, started)
+
+    def _route(self, environ: Mapping[str, Any], path: str) -> tuple[Route, tuple[Any, ...], dict[str, Any]] | None:
+        """The rule for a request and its URL arguments.
+
+        As in Tornado, rules see the path as it was sent (``%2F`` is not a
+        separator) and the groups are unquoted afterwards. A path that only
+        matches once decoded (a rule written with a space or an umlaut) is
+        still served.
+        """
+        raw = raw_path(environ)
+        if raw is not None and raw != path and raw.startswith(self.root):
+            found = self._match(raw[len(self.root) :])
+            if found is not None:
+                route, match = found
+                args, kwargs = route.arguments(match)
+                return route, tuple(map(unquote_group, args)), {k: unquote_group(v) for k, v in kwargs.items()}
+        found = self._match(path)
+        if found is None:
+            return None
+        route, match = found
+        args, kwargs = route.arguments(match)
+        return route, args, kwargs
 
     def resource_at(self, path: str) -> Resource | None:
         """The resource a path below the root routes to; None for an unknown path."""
@@ -293,6 +320,24 @@ class ContainerApp:
 
             return serve_asset(self, *asset.groups())
         return None
+
+
+def raw_path(environ: Mapping[str, Any]) -> str | None:
+    """The request path as the client sent it (still percent-encoded), if the server tells."""
+    uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not uri or not uri.startswith("/"):
+        return None
+    return uri.partition("?")[0]
+
+
+def unquote_group(value: str | None) -> str | None:
+    """A URL group's value, percent-decoded as UTF-8 (400 when it is not UTF-8)."""
+    if value is None or "%" not in value:
+        return value
+    try:
+        return unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        raise HTTPError(400, "the URL is not UTF-8") from None
 
 
 def resource_in(handler: type, kwargs: dict[str, Any], app: ContainerApp, shared: dict[str, Resource]) -> Resource:

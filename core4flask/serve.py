@@ -82,7 +82,22 @@ def serve(
             children.clear()
             break
         children.append(pid)
-    _run(app, WSGIServer(sock, app, log=None, error_log=log), children)
+    server = WSGIServer(sock, app, log=None, error_log=log, handler_class=_raw_uri_handler())
+    _run(app, server, children)
+
+
+def _raw_uri_handler() -> type:
+    """gevent's request handler, telling the application the path as sent
+    (``RAW_URI``, as gunicorn does): rules match it before it is decoded."""
+    from gevent.pywsgi import WSGIHandler
+
+    class RawUriHandler(WSGIHandler):
+        def get_environ(self) -> dict[str, Any]:
+            environ = super().get_environ()
+            environ["RAW_URI"] = self.path
+            return environ
+
+    return RawUriHandler
 
 
 def _run(app: Any, server: Any, children: list[int]) -> None:

@@ -58,6 +58,9 @@ class RouteContainer(CoreApiContainer):
         (r"/first/special", OtherHandler),
         (r"/", OtherHandler, {"title": "root page"}),
         ("nolead", OtherHandler),
+        (r"/segment/([^/]+)", EchoHandler),
+        (r"/pair/(?P<x>.+)/(?P<y>[^/]+)", EchoHandler),
+        (r"/with space", OtherHandler),
     ]
 
 
@@ -247,6 +250,23 @@ def test_values_are_url_unquoted(client):
     assert data(client, "/test/named/M%C3%BCnchen%20GmbH/a%20b")["kwargs"] == {"client": "München GmbH", "_id": "a b"}
 
 
+def test_rules_see_the_path_as_sent(client):
+    """As in Tornado: an encoded slash is part of a value, not a separator."""
+    assert data(client, "/test/segment/a%2Fb")["args"] == ["a/b"]
+    assert data(client, "/test/pair/a%2Fb/c")["kwargs"] == {"x": "a/b", "y": "c"}
+    assert data(client, "/test/named/lufthansa/a%2Fb")["kwargs"] == {"client": "lufthansa", "_id": "a/b"}
+
+
+def test_a_rule_written_decoded_still_matches(client):
+    assert data(client, "/test/with%20space")["handler"] == "OtherHandler"
+
+
+def test_a_value_that_is_not_utf8_is_400(client):
+    response = client.get("/test/segment/%FF")
+    assert response.status_code == 400
+    assert "UTF-8" in response.json["error"]
+
+
 def test_first_matching_rule_wins(client):
     assert data(client, "/test/first/special")["handler"] == "EchoHandler"
 
@@ -381,6 +401,17 @@ def test_duplicate_pattern_is_a_startup_error(tmp_path):
 
     with pytest.raises(SetupError, match="already exists"):
         make_app(tmp_path, Twice)
+
+
+def test_patterns_differing_only_by_the_end_anchor_are_duplicates(tmp_path):
+    """Tornado anchors every pattern with ``$``: ``/x$`` and ``/x`` are one route."""
+
+    class Anchored(CoreApiContainer):
+        root = "/anchored"
+        rules = [(r"/x$", EchoHandler), (r"/x", OtherHandler)]
+
+    with pytest.raises(SetupError, match="already exists"):
+        make_app(tmp_path, Anchored)
 
 
 def test_pattern_clashing_with_info_is_a_startup_error(tmp_path):

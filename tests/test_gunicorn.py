@@ -84,6 +84,13 @@ def test_static_folder_redirects_and_serves(server):
     assert server.get("/test-server/help/%2e%2e/%2e%2e/wsgi.py").status_code in (403, 404)
 
 
+def test_tenant_groups_are_matched_as_sent_then_unquoted(server):
+    """An encoded slash belongs to the group it is in (Tornado matched the raw path)."""
+    response = server.get("/my/api/lufthansa/a%2Fb", auth=("admin", live.ADMIN_PASSWORD))
+    assert response.status_code == 200
+    assert response.json()["data"] == {"_id": "a/b", "client": "lufthansa"}
+
+
 def test_segment_boundary_of_roots(server):
     assert server.get("/test-serverx/public").status_code == 404
     assert server.get("/test-server/publicx").status_code == 404

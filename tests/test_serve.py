@@ -30,6 +30,12 @@ def test_serve_mounts_several_containers(two_workers):
     assert two_workers.get("/three/hello").status_code == 404
 
 
+def test_serve_matches_rules_against_the_path_as_sent(two_workers):
+    response = two_workers.get("/one/echo/a%2Fb/M%C3%BCnchen")
+    assert response.status_code == 200
+    assert response.json()["data"] == ["a/b", "München"]
+
+
 def test_serve_workers_share_the_port(two_workers):
     pids = set()
     deadline = time.monotonic() + 10

@@ -24,9 +24,16 @@ class Sleepy(CoreRequestHandler):
         self.reply("slept")
 
 
+class Echo(CoreRequestHandler):
+    protected = False
+
+    def get(self, *args):
+        self.reply(list(args))
+
+
 class One(CoreApiContainer):
     root = "/one"
-    rules = [(r"/hello", Hello), (r"/sleep", Sleepy)]
+    rules = [(r"/hello", Hello), (r"/sleep", Sleepy), (r"/echo/([^/]+)/([^/]+)", Echo)]
 
 
 class Two(CoreApiContainer):
