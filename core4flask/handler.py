@@ -13,6 +13,7 @@ import datetime
 import inspect
 import itertools
 import os
+import re
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 HTTP_METHODS = ("get", "post", "put", "delete", "patch", "options", "head")
 #: Where browsers are sent to sign in.
 LOGIN_URL = "/core4/api/v1/login"
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class _IdentifierSource:
@@ -200,7 +202,9 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         method = request.method
         try:
             if method == "OPTIONS":
-                return self.make_response(None)
+                # a preflight needs no credentials; a handler's own options() still answers it
+                own = callable(getattr(type(self), "options", None))
+                return self.make_response(self.call_method(method, args, kwargs) if own else None)
             if self.resource is not None and request.query_string and "_help" in request.args:
                 return flask.redirect(f"{self.root}/_info/help/{self.rsc_id}", 302)
             self.prepare_protection()
@@ -272,7 +276,8 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         path = os.path.abspath(os.fspath(source))
         if not os.path.isfile(path):
             raise HTTPError(404, f"file [{os.path.basename(path)}] not found")
-        name = os.path.basename(filename or path)
+        # a line break in a header would end it: no file name needs one
+        name = _CONTROL_CHARACTERS.sub("_", os.path.basename(filename or path))
         self._response = flask.send_file(
             path,
             mimetype="application/octet-stream",
@@ -302,14 +307,19 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         """Authenticate and authorise a card/help/enter page request."""
         if not self.protected:
             return
+        user = self.require_login()
+        if not self.verify_access(pseudo_method):
+            raise HTTPError(403, f"user [{user.name}] has no access to [{self.qual_name()}]")
+
+    def require_login(self) -> Any:
+        """The request's user; 401 (browsers: the login page) without valid credentials."""
         auth = getattr(self._ext, "auth", None)
         user = auth.authenticate(self) if auth is not None else None
         if user is None:
             raise self.unauthorized()
         self.user = user
         self.current_user = user.name
-        if not self.verify_access(pseudo_method):
-            raise HTTPError(403, f"user [{user.name}] has no access to [{self.qual_name()}]")
+        return user
 
     def card(self, **meta: Any) -> Any:
         """The card page; override to render your own (``card()`` or ``card(**meta)``)."""

@@ -91,17 +91,34 @@ def serve_asset(app: ContainerApp, mode: str, rsc_id: str, path: str) -> Werkzeu
         return error_response(HTTPError(404, f"resource [{rsc_id}] not found"))
     handler = resource.handler(resource)
     try:
-        if handler.request.method not in ("GET", "HEAD"):
-            raise HTTPError(405, headers={"Allow": "GET, HEAD"})
-        handler.prepare_protection()
+        method = handler.request.method
+        if method == "OPTIONS":
+            return handler.make_response(None)
+        if method not in ("GET", "HEAD"):
+            raise HTTPError(405, headers={"Allow": "GET, HEAD, OPTIONS"})
         if mode == "default":
+            handler.prepare_protection()
             folder = app.ext.config.api.default_static or PACKAGE_STATIC
             return handler.make_response(send_file_from(Path(folder), path))
-        if path.startswith("/"):
-            folder = project_root(resource.handler.__module__)
-            path = path.lstrip("/")
-        else:
-            folder = handler.static_folder()
+        folder, path = _project_file(handler, resource, path)
         return handler.make_response(send_file_from(folder, path))
     except Exception as exc:  # noqa: BLE001 - every failure becomes an error response
         return error_response(exc, handler)
+
+
+def _project_file(handler: CoreRequestHandler, resource: Resource, path: str) -> tuple[Path, str]:
+    """The folder and name of a ``project`` asset, once the client may have it.
+
+    A public handler's assets are public only from the ``static_path`` its
+    author chose. Its module folder (the default, which holds its source)
+    and the project root (``//path``) are the project's files: like core4,
+    they need a login, and the handler's permission where it is protected.
+    """
+    if any(part.startswith(".") for part in path.split("/")):
+        raise HTTPError(404, "hidden files are not served")
+    from_root = path.startswith("/")
+    if handler.protected or from_root or not getattr(handler, "static_path", None):
+        handler.prepare_protection() if handler.protected else handler.require_login()
+    if from_root:
+        return project_root(resource.handler.__module__), path.lstrip("/")
+    return handler.static_folder(), path

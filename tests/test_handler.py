@@ -253,6 +253,26 @@ def test_options_answers_200_without_body(client):
         assert response.headers["Access-Control-Allow-Origin"] == "*"
 
 
+class OwnOptions(CoreRequestHandler):
+    """Answers the preflight itself (as a Tornado handler could)."""
+
+    def options(self):
+        self.set_header("Access-Control-Max-Age", "600")
+        self.set_status(204)
+
+
+class OptionsContainer(CoreApiContainer):
+    root = "/opt"
+    rules = [(r"/own", OwnOptions)]
+
+
+def test_a_handlers_own_options_answers_the_preflight_without_credentials(tmp_path):
+    response = make_client(tmp_path, OptionsContainer).options("/opt/own")
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Max-Age"] == "600"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
 def test_cors_headers_on_every_response(client):
     for response in (client.get("/h/get"), client.post("/h/get"), client.get("/h/nothere"), client.get("/nowhere")):
         assert response.headers["Access-Control-Allow-Origin"] == "*"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from urllib.parse import quote
 
@@ -172,14 +173,24 @@ class AssetHandler(CoreRequestHandler):
         }
 
 
+class SourceAssetHandler(AssetHandler):
+    """A public handler without a static folder of its own: its module's folder."""
+
+    static_path = None
+
+
 class AssetContainer(CoreApiContainer):
     root = "/assets"
-    rules = [("/urls", AssetHandler), ("/other", AssetHandler, {"static_path": "fixtures/project/static"})]
+    rules = [
+        ("/urls", AssetHandler),
+        ("/other", AssetHandler, {"static_path": "fixtures/project/static"}),
+        ("/source", SourceAssetHandler),
+    ]
 
 
 @pytest.fixture
 def asset_client(tmp_path):
-    return make_client(tmp_path, AssetContainer)
+    return make_client(tmp_path, AssetContainer, config={"api": {"admin_password": "hans"}})
 
 
 def test_static_url_forms(asset_client):
@@ -191,13 +202,42 @@ def test_static_url_forms(asset_client):
     assert data["default"] == f"/assets/_asset/default/{rsc_id}/default.css"
 
 
+ADMIN = {"Authorization": "Basic " + base64.b64encode(b"admin:hans").decode()}
+
+
 def test_asset_urls_are_served(asset_client):
     data = asset_client.get("/assets/urls").json["data"]
     assert asset_client.get(data["static"]).get_data() == (HERE / "assets" / "logo.txt").read_bytes()
-    assert asset_client.get(data["from_root"]).get_data() == (HERE / "top.txt").read_bytes()
+    assert asset_client.get(data["from_root"], headers=ADMIN).get_data() == (HERE / "top.txt").read_bytes()
     default = asset_client.get(data["default"])
     assert default.status_code == 200
     assert default.get_data() == (PACKAGE_STATIC / "default.css").read_bytes()
+
+
+def test_project_files_need_a_login_even_for_a_public_handler(asset_client):
+    """Only the static folder a public handler names is public: the project
+    root and the handler's own folder (its source) are not."""
+    from_root = asset_client.get("/assets/urls").json["data"]["from_root"]
+    assert asset_client.get(from_root).status_code == 401
+    source = asset_client.get("/assets/source").json["data"]["static"].replace("logo.txt", "test_static.py")
+    assert asset_client.get(source).status_code == 401
+    assert asset_client.get(source, headers=ADMIN).status_code == 200
+
+
+def test_hidden_files_are_never_assets(asset_client):
+    assert (HERE / ".env").is_file()
+    base = asset_client.get("/assets/urls").json["data"]["from_root"].rsplit("/", 1)[0]
+    for name in (".env", ".git/config", "sub/.secret"):
+        response = asset_client.get(f"{base}/{name}", headers=ADMIN)
+        assert response.status_code == 404
+        assert b"NOT_A_SECRET" not in response.get_data()
+
+
+def test_asset_preflight_answers_200(asset_client):
+    url = asset_client.get("/assets/urls").json["data"]["static"]
+    response = asset_client.options(url)
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
 
 
 def test_rule_kwarg_static_path_is_honoured(asset_client):
@@ -278,6 +318,16 @@ def test_download_with_special_file_name(download_client, tmp_path, method):
     assert "filename*=UTF-8''" + quote(name, safe="") in disposition
     ascii_part = re.search(r'filename="((?:[^"\\]|\\.)*)"', disposition).group(1)
     assert ascii_part.isascii()
+
+
+def test_download_name_with_line_breaks_cannot_end_the_header(download_client, tmp_path):
+    source = tmp_path / "data.bin"
+    source.write_bytes(b"payload")
+    name = "report\r\nSet-Cookie: x=1\n.csv"
+    response = download_client.get("/dl/download", query_string={"source": str(source), "name": name})
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert "report__Set-Cookie: x=1_.csv" in response.headers["Content-Disposition"]
 
 
 def test_download_default_name_and_missing_file(download_client, tmp_path):
