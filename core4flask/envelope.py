@@ -42,6 +42,16 @@ def reason(code: int) -> str:
         return "Unknown"
 
 
+def valid_status(code: Any) -> bool:
+    """Whether ``code`` can be the status of a final response (200-599).
+
+    Servers refuse anything else (gunicorn answers ``1000`` with its own bare
+    500 page) or take it for an interim answer (``100``), so the envelope
+    would never reach the client.
+    """
+    return type(code) is int and 200 <= code <= 599
+
+
 def utc_timestamp(moment: datetime.datetime | float) -> str:
     """Format a naive UTC datetime, or epoch seconds, as core4 does (ISO-8601, no zone).
 
@@ -152,6 +162,10 @@ def _default(value: Any) -> Any:
         return None
     if type_name in ("Timestamp", "datetime64"):
         return str(value)
+    if getattr(value, "ndim", 0) and hasattr(value, "tolist"):
+        # arrays orjson does not take natively (object dtype, Series, Index);
+        # their ``item()`` only works for a single element
+        return value.tolist()
     if hasattr(value, "item"):  # numpy scalar not covered by orjson
         return value.item()
     if hasattr(value, "tolist"):
@@ -169,10 +183,36 @@ def _default_str(value: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    """``value`` as data the json module writes by the rules of :func:`dumps`.
+
+    Used when orjson refuses the value (integers beyond 64 bit), so it must
+    reach into everything orjson would have converted itself: numpy arrays
+    and scalars included, NaN and infinities anywhere become None.
+    """
+    if value is None or isinstance(value, str | int):  # bool is an int
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {_plain_key(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    return value
+    try:
+        converted = _default(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if type(converted) is type(value):  # a conversion that gets nowhere
+        return str(value)
+    return _plain(converted)
+
+
+def _plain_key(key: Any) -> Any:
+    """A dict key the json module writes as orjson's ``OPT_NON_STR_KEYS`` does."""
+    if key is None or isinstance(key, str | int):
+        return key
+    if isinstance(key, float) and math.isfinite(key):
+        return key
+    plain = _plain(key)
+    if plain is None:  # NaN, NaT
+        return "null"
+    return plain if isinstance(plain, str) else str(plain)

@@ -19,7 +19,7 @@ from flask import Response, current_app, has_request_context, redirect, request
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
-from .envelope import build_envelope, dumps, reason, utc_datetime
+from .envelope import build_envelope, dumps, reason, utc_datetime, valid_status
 from .negotiation import wanted_error_type
 
 if TYPE_CHECKING:
@@ -41,6 +41,15 @@ class HTTPError(Exception):
     def __str__(self) -> str:
         text = f"HTTP {self.status_code}: {reason(self.status_code)}"
         return f"{text} ({self.message})" if self.message else text
+
+
+class PlainHTTPError(HTTPError):
+    """An :class:`HTTPError` whose envelope ``error`` is its message alone.
+
+    core4's own endpoints (e.g. settings) answer ``"error": "Invalid resource
+    name"`` rather than the exception summary, never with a traceback; front
+    ends compare that text. ``str()`` is the usual ``HTTP 400: ...`` summary.
+    """
 
 
 class Redirect(Exception):
@@ -93,12 +102,20 @@ def status_of(exc: BaseException) -> int:
 def error_response(exc: BaseException, handler: CoreRequestHandler | None = None) -> Response:
     """Turn any exception into the error response the client asked for."""
     if isinstance(exc, Redirect):
-        return redirect(exc.location, exc.code)
+        response = redirect(exc.location, exc.code)
+        _keep_handler_headers(handler, response)
+        return response
     code = status_of(exc)
+    text = _error_text_of(exc, code)
+    if not valid_status(code):
+        # the server would refuse the status line (or take it for an interim
+        # answer) and the client would never see an envelope
+        text = f"invalid HTTP status [{code}]: {text}"
+        code = 500
     if code >= 500 and code != 503:
         log.error("request failed", exc_info=(type(exc), exc, exc.__traceback__))
-    text = _error_text_of(exc, code)
     response = render_error(code, text, handler)
+    _keep_handler_headers(handler, response)
     if isinstance(exc, HTTPError):
         for key, value in exc.headers.items():
             response.headers[key] = value
@@ -111,10 +128,25 @@ def error_response(exc: BaseException, handler: CoreRequestHandler | None = None
     return response
 
 
+#: Headers a handler set that its error response still carries: a refreshed
+#: token is promised on every response, and cookies survive Tornado's
+#: ``send_error`` too. Anything else belonged to the reply that failed and is
+#: dropped, as Tornado's ``clear()`` drops it.
+_KEPT_HEADERS = frozenset(("token", "set-cookie"))
+
+
+def _keep_handler_headers(handler: CoreRequestHandler | None, response: Response) -> None:
+    for key, value in getattr(handler, "_headers", None) or ():
+        if key.lower() in _KEPT_HEADERS:
+            response.headers.add(key, value)
+
+
 def _error_text_of(exc: BaseException, code: int) -> str:
     """The ``error`` text for an exception (traceback only in debug mode)."""
     if type(exc).__name__ == "StoreUnavailable":
         return "the user and role store is not reachable, try again shortly"
+    if isinstance(exc, PlainHTTPError):
+        return exc.message or reason(code)
     if isinstance(exc, HTTPException):
         if code == 404:
             return f"{request.method} {request.path} not found"
@@ -125,7 +157,7 @@ def _error_text_of(exc: BaseException, code: int) -> str:
 def render_error(code: int, text: str | None, handler: CoreRequestHandler | None = None) -> Response:
     """Render an error status with an optional error text for this client."""
     identifier, started, flash = _request_state(handler)
-    kind = wanted_error_type(request.environ.get("HTTP_ACCEPT", ""), _content_type_argument())
+    kind = wanted_error_type(request.environ.get("HTTP_ACCEPT", ""), _content_type_argument(handler))
     if kind == "html":
         body = _HTML.format(
             code=code,
@@ -179,11 +211,19 @@ class RequestState:
         return utc_datetime(self.started_at)
 
 
-def _content_type_argument() -> str | None:
+def _content_type_argument(handler: CoreRequestHandler | None) -> str | None:
+    """The ``content_type`` argument as ``reply()`` reads it (query, form, JSON body)."""
     try:
-        return request.args.get("content_type")
-    except Exception:  # noqa: BLE001 - a broken query string must not break the error page
+        if handler is not None:
+            values = handler.arguments.get("content_type")
+        else:
+            from .arguments import merged_arguments  # that module imports this one
+
+            values = merged_arguments(request).get("content_type")
+    except Exception:  # noqa: BLE001 - a broken query string or body must not break the error page
         return None
+    value = values[-1] if values else None
+    return value if isinstance(value, str) else None
 
 
 def _debug() -> bool:

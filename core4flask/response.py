@@ -13,7 +13,7 @@ import flask
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from .envelope import build_envelope, dumps, dumps_with_raw, reason
+from .envelope import build_envelope, dumps, dumps_with_raw, reason, valid_status
 from .negotiation import SHORT_NAMES, dataframe_records_json, is_dataframe, render_dataframe, wanted_type
 from .pagination import PageResult
 
@@ -142,8 +142,11 @@ class ResponseMixin:
 
     # -- status and headers -------------------------------------------------
     def set_status(self, status_code: int, reason: str | None = None) -> None:
-        """Set the HTTP status of the response."""
-        self._status = int(status_code)
+        """Set the HTTP status of the response (200-599)."""
+        code = int(status_code)
+        if not valid_status(code):
+            raise ValueError(f"invalid HTTP status [{status_code}]")
+        self._status = code
 
     def get_status(self) -> int:
         """The HTTP status set so far."""

@@ -177,3 +177,39 @@ def test_raw_json_is_spliced_in_place():
     assert decoded["flash"] == [{"level": "INFO", "message": "m"}]
     assert list(decoded) == ["_id", "code", "message", "timestamp", "data", "flash"]
     assert dumps_with_raw({"data": None}, "data", b"[]") == b'{"data":[]}'
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ([10**30, np.array([np.nan])], [10**30, [None]]),
+        ({"a": 10**30, "b": np.float32("nan")}, {"a": 10**30, "b": None}),
+        (
+            {"a": -(10**30), "b": np.array([[np.inf, 1.5]]), "c": np.float64("-inf")},
+            {"a": -(10**30), "b": [[None, 1.5]], "c": None},
+        ),
+        ({"a": 2**64, "b": [np.int64(7), np.bool_(False), np.float32(0.5)]}, {"a": 2**64, "b": [7, False, 0.5]}),
+        ({"a": 2**64, "b": {3, 4} - {3}, "c": decimal.Decimal("Infinity")}, {"a": 2**64, "b": [4], "c": None}),
+    ],
+)
+def test_huge_integers_with_numpy_nan_keep_every_rule(value, expected):
+    body = dumps(value)
+    json.loads(body, parse_constant=lambda c: pytest.fail(f"non-standard constant {c}"))
+    assert json.loads(body) == expected
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_arrays_orjson_does_not_take_natively(big):
+    value = {"series": pd.Series([1.0, np.nan]), "objects": np.array([1, None, np.nan], dtype=object)}
+    if big:
+        value["big"] = 2**70
+    decoded = json.loads(dumps(value))
+    assert decoded["series"] == [1.0, None]
+    assert decoded["objects"] == [1, None, None]
+
+
+def test_keys_are_written_alike_with_and_without_huge_integers():
+    keys = {True: 1, None: 2, 2.5: 3, datetime.date(2020, 1, 2): 4, uuid.UUID(int=1): 5}
+    fast = json.loads(dumps(keys))
+    slow = json.loads(dumps({**keys, "big": 2**70}))
+    assert slow == {**fast, "big": 2**70}

@@ -8,7 +8,14 @@ import pytest
 from werkzeug.exceptions import NotFound
 
 from core4flask import CoreApiContainer, CoreRequestHandler, HTTPError
-from core4flask.errors import ArgumentParsingError, MissingArgumentError, Redirect, error_text, status_of
+from core4flask.errors import (
+    ArgumentParsingError,
+    MissingArgumentError,
+    PlainHTTPError,
+    Redirect,
+    error_text,
+    status_of,
+)
 from core4flask.store.base import StoreUnavailable
 from tests.fixtures import make_client
 
@@ -20,6 +27,8 @@ class ErrorTestHandler(CoreRequestHandler):
 
     def get(self):
         raise HTTPError(409, "this is the ErrorTestHandler")
+
+    post = get
 
 
 class CrashHandler(CoreRequestHandler):
@@ -67,6 +76,37 @@ class RedirectingHandler(CoreRequestHandler):
         raise Redirect("/elsewhere", 307)
 
 
+class BadStatusHandler(CoreRequestHandler):
+    protected = False
+
+    def get(self, code):
+        raise HTTPError(int(code), "odd")
+
+    def post(self, code):
+        self.set_status(int(code))
+        return "never sent with this status"
+
+
+class HeadersThenErrorHandler(CoreRequestHandler):
+    """Sets what the authenticator sets on a refresh (and more), then fails."""
+
+    protected = False
+
+    def get(self):
+        self.set_header("token", "fresh-token")
+        self.add_header("Set-Cookie", "token=fresh-token; Path=/")
+        self.add_header("Set-Cookie", "other=1; Path=/")
+        self.set_header("X-Half-Done", "1")
+        raise HTTPError(409, "after the headers")
+
+
+class PlainErrorHandler(CoreRequestHandler):
+    protected = False
+
+    def get(self):
+        raise PlainHTTPError(400, "Invalid resource name")
+
+
 class ErrorContainer(CoreApiContainer):
     root = "/err"
     rules = [
@@ -77,6 +117,9 @@ class ErrorContainer(CoreApiContainer):
         ("/store", StoreDownHandler),
         ("/markup", MarkupErrorHandler),
         ("/redirect", RedirectingHandler),
+        ("/status/(-?[0-9]+)", BadStatusHandler),
+        ("/half-done", HeadersThenErrorHandler),
+        ("/plain", PlainErrorHandler),
     ]
 
 
@@ -275,3 +318,116 @@ def test_unknown_method_is_a_405_with_allow(client):
     assert response.status_code == 405
     assert "GET" in response.headers["Allow"]
     assert response.json["message"] == "Method Not Allowed"
+
+
+# -- invalid status codes --------------------------------------------------------------------
+
+INVALID_STATUSES = [1000, 0, -1, 99, 100, 101, 600]
+
+
+@pytest.mark.parametrize("code", INVALID_STATUSES)
+def test_http_error_with_an_invalid_status_is_a_500_envelope(client, caplog, code):
+    with caplog.at_level(logging.ERROR, logger="core4flask"):
+        response = client.get(f"/err/status/{code}")
+    assert response.status_code == 500
+    assert response.content_type == "application/json; charset=UTF-8"
+    body = response.json
+    assert (body["code"], body["message"]) == (500, "Internal Server Error")
+    assert body["error"].startswith(f"invalid HTTP status [{code}]: ")
+    assert "(odd)" in body["error"]
+    assert any(r.exc_info and isinstance(r.exc_info[1], HTTPError) for r in caplog.records)
+
+
+def test_invalid_status_page_for_browsers(client):
+    response = client.get("/err/status/1000", headers={"Accept": BROWSER})
+    assert response.status_code == 500
+    assert "<h1>500: Internal Server Error</h1>" in response.get_data(as_text=True)
+    assert "invalid HTTP status [1000]" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("code", [200, 201, 301, 418, 599])
+def test_valid_statuses_are_kept(client, code):
+    assert client.get(f"/err/status/{code}").status_code == code
+
+
+@pytest.mark.parametrize("code", [1000, 100])
+def test_set_status_with_an_invalid_status_is_a_500_envelope(client, code):
+    response = client.post(f"/err/status/{code}")
+    assert response.status_code == 500
+    assert f"[{code}]" in response.json["error"]
+
+
+# -- error negotiation reads every argument source -------------------------------------------
+
+
+def test_html_error_page_by_content_type_in_the_json_body(client):
+    response = client.post("/err/conflict", json={"content_type": "html"})
+    assert response.status_code == 409
+    assert response.content_type == "text/html; charset=UTF-8"
+    assert "<h1>409: Conflict</h1>" in response.get_data(as_text=True)
+
+
+def test_text_error_page_by_content_type_in_a_form(client):
+    response = client.post("/err/conflict", data={"content_type": "text"})
+    assert response.status_code == 409
+    assert response.get_data(as_text=True).startswith("409: Conflict\n")
+
+
+def test_body_wins_over_query_for_the_error_type(client):
+    response = client.post("/err/conflict?content_type=text", json={"content_type": "html"})
+    assert response.content_type == "text/html; charset=UTF-8"
+
+
+def test_content_type_in_the_body_of_an_unknown_path(client):
+    response = client.post("/err/unknown", json={"content_type": "html"})
+    assert response.status_code == 404
+    assert "<h1>404: Not Found</h1>" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        (b'{"content_type": "html"', "application/json"),
+        (b'["content_type", "html"]', "application/json"),
+        (b'{"content_type": ["html"]}', "application/json"),
+        (b"\xff\xfe\x00garbage", "application/json"),
+        (b"--x\r\nbroken", "multipart/form-data; boundary=x"),
+        (b"content_type=%ZZ&=&&", "application/x-www-form-urlencoded"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/err/conflict", "/err/unknown"])
+def test_broken_bodies_give_the_json_error(client, path, data, content_type):
+    response = client.post(path, data=data, content_type=content_type)
+    assert response.status_code in (404, 409)
+    assert response.json["code"] == response.status_code
+
+
+# -- headers the handler set before it failed ------------------------------------------------
+
+
+def test_error_keeps_the_token_and_cookies_the_handler_set(client):
+    response = client.get("/err/half-done")
+    assert response.status_code == 409
+    assert response.json["code"] == 409
+    assert response.headers["token"] == "fresh-token"
+    assert response.headers.getlist("Set-Cookie") == ["token=fresh-token; Path=/", "other=1; Path=/"]
+    assert "X-Half-Done" not in response.headers
+
+
+def test_error_pages_keep_the_token_too(client):
+    response = client.get("/err/half-done", headers={"Accept": BROWSER})
+    assert response.content_type == "text/html; charset=UTF-8"
+    assert response.headers["token"] == "fresh-token"
+
+
+# -- errors whose text is the message alone --------------------------------------------------
+
+
+def test_plain_http_error_sends_its_message_as_the_error(client, debug_client):
+    for each in (client, debug_client):
+        body = each.get("/err/plain").json
+        assert (body["code"], body["message"], body["error"]) == (400, "Bad Request", "Invalid resource name")
+    assert str(PlainHTTPError(400, "x")) == "HTTP 400: Bad Request (x)"
+    assert client.get("/err/conflict").json["error"] == (
+        "core4flask.errors.HTTPError: HTTP 409: Conflict (this is the ErrorTestHandler)"
+    )

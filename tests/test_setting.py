@@ -45,11 +45,31 @@ def make_user(admin: Any, name: str, perm: list[str] | None = None) -> None:
 
 
 def error_of(response: Any, status: int = 400) -> str:
-    """core4's reason, taken from the standard error text ``HTTP 400: Bad Request (<reason>)``."""
+    """The ``error`` of a setting error envelope; core4 sends the bare reason."""
     assert response.status_code == status, response.json
-    text = response.json["error"]
-    assert text.startswith(f"core4flask.errors.HTTPError: HTTP {status}: ")
-    return text[text.index("(") + 1 : -1]
+    assert response.json["code"] == status
+    return response.json["error"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "error"),
+    [
+        ("GET", "/nope", 400, "Invalid resource name"),
+        ("GET", "//x", 400, "Invalid resource name"),
+        ("POST", "", 400, "Body in request is empty"),
+        ("DELETE", "", 404, "Resource not found"),
+    ],
+)
+def test_errors_have_core4s_shape(client: Any, method: str, path: str, status: int, error: str) -> None:
+    body = client.open(URL + path, method=method).json
+    assert body == {
+        "_id": body["_id"],
+        "code": status,
+        "message": body["message"],
+        "timestamp": body["timestamp"],
+        "error": error,
+    }
+    assert body["message"] == ("Bad Request" if status == 400 else "Not Found")
 
 
 def test_get_returns_the_defaults(client: Any) -> None:

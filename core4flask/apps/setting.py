@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..arguments import merged_arguments
-from ..errors import HTTPError
+from ..errors import PlainHTTPError
 from ..handler import CoreRequestHandler
 
-#: core4's error texts.
+#: core4's error texts, sent as the bare ``error`` (see :class:`PlainHTTPError`).
 INVALID_NAME = "Invalid resource name"
 EMPTY_BODY = "Body in request is empty"
 NOT_FOUND = "Resource not found"
@@ -39,14 +39,14 @@ def split_path(path: str | None) -> list[str]:
         return []
     parts = path.rstrip("/").split("/") if path.strip("/") else []
     if any(part == "" for part in parts):
-        raise HTTPError(400, INVALID_NAME)
+        raise PlainHTTPError(400, INVALID_NAME)
     return parts
 
 
 def check_level1(key: Any, defaults: Mapping[str, Any]) -> None:
     """A level-1 key is non-empty; ``_``-keys must exist in the defaults."""
     if not isinstance(key, str) or not key or (key.startswith("_") and key not in defaults):
-        raise HTTPError(400, INVALID_NAME)
+        raise PlainHTTPError(400, INVALID_NAME)
 
 
 def validate(parts: list[str], data: Any, defaults: Mapping[str, Any]) -> None:
@@ -57,18 +57,18 @@ def validate(parts: list[str], data: Any, defaults: Mapping[str, Any]) -> None:
     only the level-1 name is checked.
     """
     if not data:
-        raise HTTPError(400, EMPTY_BODY)
+        raise PlainHTTPError(400, EMPTY_BODY)
     if not parts:
         if not isinstance(data, dict):
-            raise HTTPError(400, INVALID_NAME)
+            raise PlainHTTPError(400, INVALID_NAME)
         for key, value in data.items():
             check_level1(key, defaults)
             if not isinstance(value, dict) or any(not isinstance(k, str) or not k for k in value):
-                raise HTTPError(400, INVALID_NAME)
+                raise PlainHTTPError(400, INVALID_NAME)
         return
     check_level1(parts[0], defaults)
     if len(parts) == 1 and (not isinstance(data, dict) or any(not isinstance(k, str) or not k for k in data)):
-        raise HTTPError(400, INVALID_NAME)
+        raise PlainHTTPError(400, INVALID_NAME)
 
 
 def nest(parts: list[str], data: Any) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def walk(doc: Any, parts: list[str]) -> Any:
     """The value at ``parts`` (400 when a key is missing)."""
     for key in parts:
         if not isinstance(doc, dict) or key not in doc:
-            raise HTTPError(400, INVALID_NAME)
+            raise PlainHTTPError(400, INVALID_NAME)
         doc = doc[key]
     return doc
 
@@ -146,10 +146,10 @@ class SettingHandler(CoreRequestHandler):
         if names and self.user is not None and self.user.is_admin() and names[-1] != self.user.name:
             doc = self._ext.store.role_by_name(str(names[-1]))
             if doc is None:
-                raise HTTPError(404, f"user [{names[-1]}] not found")
+                raise PlainHTTPError(404, f"user [{names[-1]}] not found")
             return str(doc["_id"])
         if self.user is None:
-            raise HTTPError(401, "login required")
+            raise PlainHTTPError(401, "login required")
         return str(self.user._id)
 
     def stored(self, user_id: str) -> dict[str, Any]:
@@ -180,10 +180,10 @@ class SettingHandler(CoreRequestHandler):
         store = self._ext.store
         if not parts:
             if not store.setting_delete(user_id):
-                raise HTTPError(404, NOT_FOUND)
+                raise PlainHTTPError(404, NOT_FOUND)
             return {}
         doc = self.stored(user_id)
         if not unset(doc, parts):
-            raise HTTPError(404, NOT_FOUND)
+            raise PlainHTTPError(404, NOT_FOUND)
         store.setting_put(user_id, doc)
         return {}
