@@ -254,14 +254,14 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         return bool(self.user.has_api_access(self.qual_name(), method or self.request.method))
 
     def unauthorized(self) -> Exception:
-        """401 for API clients; browsers asking for a page go to the login page.
+        """401 for API clients; browsers (a page, or a form they send) go to the login page.
 
         HEAD is always 401: no browser navigates with it, and the contract
         promises 401 for an unauthenticated HEAD.
         """
         request = self.request
         accept = request.environ.get("HTTP_ACCEPT", "")
-        if request.method == "GET" and best_match(accept) == "text/html":
+        if request.method != "HEAD" and best_match(accept) == "text/html":
             target = quote(request.full_path if request.query_string else request.path, safe="/")
             return Redirect(f"{LOGIN_URL}?next={target}")
         return HTTPError(

@@ -316,6 +316,10 @@ def test_unauthenticated_protected_handler(client):
     assert browser.status_code == 302
     assert browser.headers["Location"].startswith("/core4/api/v1/login?next=")
     assert "/h/protected" in browser.headers["Location"]
+    form = client.post("/h/protected", data={"a": "1"}, headers={"Accept": BROWSER})
+    assert form.status_code == 302
+    assert form.headers["Location"] == "/core4/api/v1/login?next=/h/protected"
+    assert client.head("/h/protected", headers={"Accept": BROWSER}).status_code == 401
 
 
 # -- replies ------------------------------------------------------------------------------------
