@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core4flask import CoreApiContainer, CoreRequestHandler, CoreStaticFileHandler, create_app
-from core4flask.apps.info import filter_entries, parse_tags, tag_counts
+from core4flask.apps.info import MAX_FILTER_DEPTH, filter_entries, parse_filter, parse_tags, tag_counts
 from core4flask.container import resource_id
 from core4flask.store.base import FIRST_SEEN_NS
 
@@ -184,6 +185,78 @@ def test_tag_filter(client: Any) -> None:
     assert titles(client.get('/box/_info?tag=["data","report"]')) == ["Alpha", "beta"]
     assert titles(client.get("/box/_info?tag=data&tag=report")) == ["Alpha", "beta"]
     assert client.get("/box/_info?tag=[oops").status_code == 400
+    assert titles(client.get("/box/_info?tag=api")) == []  # api resources still need api=true or "!"
+    assert "hidden api" in titles(client.get("/box/_info?tag=api&api=true"))
+
+
+def filtered(client: Any, query: Any, **params: str) -> Any:
+    return client.get("/box/_info", query_string={"filter": json.dumps(query), **params})
+
+
+def test_filter_matches_the_entries(client: Any) -> None:
+    assert titles(filtered(client, {"author": "aud"})) == []
+    assert titles(filtered(client, {"author": "xyz"})) == ["Alpha"]
+    assert titles(filtered(client, {"author": "XYZ"})) == []  # equality, not a search
+    assert titles(filtered(client, {"tag": "report"})) == ["beta"]  # a list field contains it
+    assert titles(filtered(client, {"tag": {"$in": ["data", "report"]}})) == ["Alpha", "beta"]
+    assert titles(filtered(client, {"$or": [{"author": "xyz"}, {"title": "beta"}]})) == ["Alpha", "beta"]
+    assert titles(filtered(client, {"title": {"$gte": "b"}, "tag": {"$ne": "report"}})) == ["files"]
+    assert titles(filtered(client, {"qual_name": "test_info.Alpha", "protected": True})) == ["alpha"]
+    assert titles(filtered(client, {"created_at": {"$gte": "2000-01-01T00:00:00Z"}, "title": "beta"})) == ["beta"]
+    assert titles(filtered(client, {"icon": {"$exists": False}})) == []
+    # api-tagged resources stay hidden unless asked for; tag narrows further
+    assert titles(filtered(client, {"title": "hidden api"})) == []
+    assert titles(filtered(client, {"title": "hidden api"}, api="true")) == ["hidden api"]
+    assert titles(filtered(client, {"tag": "app"}, tag="report")) == ["beta"]
+    paged = filtered(client, {"tag": "app"}, per_page="2", page="1").json
+    assert paged["total_count"] == 3 and paged["count"] == 1
+    # a JSON body may carry the filter as an object
+    assert titles(client.get("/box/_info", json={"filter": {"author": "xyz"}})) == ["Alpha"]
+
+
+def test_filter_applies_only_without_search_text(client: Any) -> None:
+    assert titles(filtered(client, {"author": "xyz"}, search="beta")) == ["beta"]
+    assert titles(filtered(client, {"title": "hidden api"}, search="!")) == ["hidden api"]
+    assert titles(filtered(client, {"author": "xyz"}, search="  ")) == ["Alpha"]
+
+
+BAD_FILTERS = [
+    "{oops",
+    "[1]",
+    '"text"',
+    json.dumps({"author": {"$regex": "(a+)+$"}}),
+    json.dumps({"$where": "sleep(1000)"}),
+    json.dumps({"$not": {"author": "x"}}),
+    json.dumps({"mounts.root": "/box"}),
+    json.dumps({"author": {"name": "x"}}),
+    json.dumps({"author": {}}),
+    json.dumps({"author": [{"x": 1}]}),
+    json.dumps({"author": {"$in": "xyz"}}),
+    json.dumps({"author": {"$gt": ["a"]}}),
+    json.dumps({"author": {"$exists": "yes"}}),
+    json.dumps({"$and": []}),
+    json.dumps({"$or": {"author": "x"}}),
+    json.dumps({"created_at": {"$gt": "not a date"}}),
+    "{" * 2000 + "}" * 2000,
+    '{"$and": [' * (MAX_FILTER_DEPTH + 2) + '{"author": "x"}' + "]}" * (MAX_FILTER_DEPTH + 2),
+]
+
+
+@pytest.mark.parametrize("bad", BAD_FILTERS)
+def test_malformed_filter_is_400_naming_it(client: Any, bad: str) -> None:
+    for params in ({}, {"search": "beta"}):
+        response = client.get("/box/_info", query_string={"filter": bad, **params})
+        assert response.status_code == 400, (bad, response.json)
+        assert "[filter]" in response.json["error"]
+
+
+def test_parse_filter_normalizes() -> None:
+    assert parse_filter(None) == {}
+    assert parse_filter({"author": "x", "tag": {"$in": ["a"]}}) == {"author": {"$eq": "x"}, "tag": {"$in": ["a"]}}
+    assert parse_filter({"created_at": {"$lt": "2024-01-01T01:00:00+01:00"}}) == {
+        "created_at": {"$lt": datetime.datetime(2024, 1, 1)}
+    }
+    assert parse_filter({"$nor": [{"author": None}]}) == {"$nor": [{"author": {"$eq": None}}]}
 
 
 def test_invalid_paging_is_400(client: Any) -> None:
@@ -191,6 +264,17 @@ def test_invalid_paging_is_400(client: Any) -> None:
         response = client.get(f"/box/_info?{query}")
         assert response.status_code == 400, query
         assert "error" in response.json
+
+
+def test_negative_and_past_the_end_pages(client: Any) -> None:
+    last = client.get("/box/_info?per_page=2&page=-1").json
+    assert last["page"] == 2 and titles_of(last) == ["files"]
+    beyond = client.get("/box/_info?per_page=2&page=9").json
+    assert beyond["data"] == [] and beyond["count"] == 0 and beyond["total_count"] == 5 and beyond["page_count"] == 3
+
+
+def titles_of(body: dict) -> list[str]:
+    return [entry["title"] for entry in body["data"]]
 
 
 def test_tag_counts(client: Any) -> None:

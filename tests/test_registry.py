@@ -12,6 +12,7 @@ import signal
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -102,6 +103,32 @@ def test_merge_servers_unites_mounts_by_rsc_id() -> None:
     assert "mounts" not in entry
 
 
+def test_merged_links_lead_to_a_serving_server() -> None:
+    def doc(rsc_id: str, root: str, enter_url: str | None = None) -> dict:
+        return {
+            "rsc_id": rsc_id,
+            "help_url": f"{root}/_info/help/{rsc_id}",
+            "card_url": f"{root}/_info/card/{rsc_id}",
+            "enter_url": enter_url or f"{root}/_info/enter/{rsc_id}",
+            "mounts": [{"container": "p.C", "root": root, "pattern": []}],
+        }
+
+    servers = [
+        {"server": {"routing": "http://b:2"}, "handlers": [doc("r1", "/b"), doc("r2", "/b", "/landing")]},
+        {"server": {"routing": "http://a:1"}, "handlers": [doc("r1", "/a"), doc("r3", "", "https://x.org/y")]},
+    ]
+    merged = {entry["rsc_id"]: entry for entry in merge_servers(servers)}
+    # the first endpoint (sorted) serves the links, as core4's App Manager uses endpoint[0]
+    assert merged["r1"]["endpoint"][0] == "http://a:1/a"
+    assert merged["r1"]["help_url"] == "http://a:1/a/_info/help/r1"
+    assert merged["r1"]["card_url"] == "http://a:1/a/_info/card/r1"
+    assert merged["r1"]["enter_url"] == "http://a:1/a/_info/enter/r1"
+    # an enter_url path belongs to the serving server; a full URL stays
+    assert merged["r2"]["enter_url"] == "http://b:2/landing"
+    assert merged["r3"]["enter_url"] == "https://x.org/y"
+    assert merged["r3"]["help_url"] == "http://a:1/_info/help/r3"
+
+
 def test_mark_new() -> None:
     now = datetime.datetime(2024, 6, 1)
     entries = [
@@ -179,6 +206,11 @@ def test_processes_sharing_a_store_list_each_other(tmp_path: Path) -> None:
     first_client = signed_in(first)
     entries = listing(first_client, "/gauge")
     assert entries["meter"]["endpoint"] == ["http://localhost/meter"]
+    # what only the other process serves is linked there; the own resources by path
+    meter_id = entries["meter"]["rsc_id"]
+    assert entries["meter"]["help_url"] == f"http://localhost/meter/_info/help/{meter_id}"
+    assert entries["meter"]["enter_url"] == f"http://localhost/meter/_info/enter/{meter_id}"
+    assert entries["gauge"]["help_url"] == f"/gauge/_info/help/{entries['gauge']['rsc_id']}"
     # gauge is served by both: one entry with both mounts
     assert entries["gauge"]["container"] == ["test_registry.GaugeServer", "test_registry.MeterServer"]
     # once the second process is silent past alive_timeout it drops out;
@@ -258,6 +290,7 @@ serve(AlphaServer if sys.argv[1] == "alpha" else BetaServer)
 '''
 
 FAST = {"api__heartbeat": "0.2", "api__alive_timeout": "2"}
+LINKS = ("help_url", "card_url", "enter_url")
 
 
 def start_server(tmp_path: Path, name: str) -> live.LiveServer:
@@ -315,6 +348,34 @@ def test_two_servers_list_each_others_mini_apps(servers: list[live.LiveServer]) 
     # the heartbeat keeps both listed past alive_timeout (2 s)
     time.sleep(2.5)
     assert "alpha app" in titles_at(beta, token) and "beta app" in titles_at(alpha, token)
+
+
+def test_listed_links_work_from_every_server(servers: list[live.LiveServer]) -> None:
+    alpha, beta = servers
+    token = live.login(alpha)
+    cookies = {"token": token}
+    at_alpha, at_beta = titles_at(alpha, token), titles_at(beta, token)
+    remote, local = at_beta["alpha app"], at_alpha["alpha app"]
+    rsc_id = local["rsc_id"]
+    # served by the answering server: a path on it
+    assert local["help_url"] == f"/alpha/_info/help/{rsc_id}"
+    assert local["card_url"] == f"/alpha/_info/card/{rsc_id}"
+    assert local["enter_url"] == f"/alpha/_info/enter/{rsc_id}"
+    # served by another server only: absolute, at that server's endpoint
+    assert remote["help_url"] == f"{alpha.url}/alpha/_info/help/{rsc_id}"
+    assert remote["card_url"] == f"{alpha.url}/alpha/_info/card/{rsc_id}"
+    assert remote["enter_url"] == f"{alpha.url}/alpha/_info/enter/{rsc_id}"
+    assert beta.get(f"/alpha/_info/help/{rsc_id}", cookies=cookies).status_code == 404  # what the audit followed
+    for entry, server in ((remote, beta), (local, alpha)):
+        absolute = {name: urljoin(server.url + "/core4/api/v1/_info", entry[name]) for name in LINKS}
+        help_page = requests.get(absolute["help_url"], cookies=cookies, timeout=10)
+        assert help_page.status_code == 200 and help_page.json()["data"]["qual_name"] == "registry_server.AlphaApp"
+        card = requests.get(absolute["card_url"], cookies=cookies, headers={"Accept": "application/json"}, timeout=10)
+        assert card.status_code == 200 and card.json()["rsc_id"] == rsc_id
+        assert requests.get(absolute["enter_url"], cookies=cookies, timeout=10).json()["data"] == "alpha"
+    # the standard container runs on both: each server links its own copy by path
+    api_reference = at_beta["API reference"]
+    assert api_reference["help_url"].startswith("/core4/api/v1/_info/help/")
 
 
 def test_stopped_server_withdraws_its_entries(servers: list[live.LiveServer]) -> None:

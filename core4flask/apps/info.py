@@ -2,25 +2,38 @@
 
 The listing spans every live server sharing the store (see
 :mod:`core4flask.apps.registry`), keeps the resources the user may see and
-filters them by ``search``, ``tag`` and ``api``. The filters are plain
-functions over the merged entries so the launcher shares them.
+filters them by ``search`` (or, without one, ``filter``), ``tag`` and
+``api``. The filters are plain functions over the merged entries so the
+launcher shares them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 
-from ..errors import HTTPError
+from ..arguments import parse_datetime
+from ..errors import ArgumentParsingError, HTTPError
 from ..handler import CoreRequestHandler
 from ..pagination import CorePager
 from ..paths import project_of
+from ..store.query import match
 from .registry import live_entries
 
 #: Fields the free-text search looks at.
 SEARCH_FIELDS = ("title", "subtitle", "author", "qual_name", "description")
+#: Entry fields holding datetimes: ``filter`` strings for them are parsed as dates.
+DATE_FIELDS = frozenset(("created_at", "started_at"))
+#: How deep ``$and``/``$or``/``$nor`` may nest in a ``filter`` (deeper ones would exhaust the stack).
+MAX_FILTER_DEPTH = 16
+
+_LOGICAL = frozenset(("$and", "$or", "$nor"))
+_FIELD_OPERATORS = frozenset(("$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$exists"))
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SCALARS = (str, int, float, bool)
 
 
 def may_see(user: Any, entry: dict[str, Any]) -> bool:
@@ -65,6 +78,80 @@ def parse_tags(values: Iterable[Any]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
+def parse_filter(value: Any) -> dict[str, Any]:
+    """Check a ``filter`` (core4: a MongoDB query over the entries) and normalize it.
+
+    The subset: implicit equality (against a list field it means "contains"),
+    ``$eq $ne $in $nin $gt $gte $lt $lte $exists`` and ``$and $or $nor`` over
+    top-level entry fields. Regular expressions (``$regex``) are refused:
+    every signed-in user may list, and a client's pattern could make the
+    server backtrack for minutes; ``search`` is the text search. The result is
+    evaluated by :func:`core4flask.store.query.match`. Anything else is a 400
+    naming the parameter.
+    """
+    if value is None:
+        return {}
+    try:
+        return _filter_document(value, 0)
+    except ArgumentParsingError:
+        raise
+    except ValueError as exc:
+        raise ArgumentParsingError(f"parameter [filter]: {exc}") from None
+
+
+def _filter_document(query: Any, depth: int) -> dict[str, Any]:
+    if not isinstance(query, Mapping):
+        raise ValueError("expected a JSON object")
+    if depth > MAX_FILTER_DEPTH:
+        raise ValueError(f"nests deeper than {MAX_FILTER_DEPTH} levels")
+    normalized: dict[str, Any] = {}
+    for key, value in query.items():
+        if key in _LOGICAL:
+            if not isinstance(value, list) or not value:
+                raise ValueError(f"[{key}] needs a non-empty list of queries")
+            normalized[key] = [_filter_document(part, depth + 1) for part in value]
+        elif not isinstance(key, str) or not _FIELD_NAME.match(key):
+            raise ValueError(f"unsupported operator or field [{key}]")
+        else:
+            normalized[key] = _filter_condition(key, value)
+    return normalized
+
+
+def _filter_condition(field: str, condition: Any) -> dict[str, Any]:
+    if not isinstance(condition, Mapping):
+        return {"$eq": _filter_value(field, condition, allow_list=True)}
+    if not condition:
+        raise ValueError(f"empty condition for field [{field}]")
+    normalized: dict[str, Any] = {}
+    for op, arg in condition.items():
+        if op not in _FIELD_OPERATORS:
+            hint = "; use search for text" if op == "$regex" else ""
+            raise ValueError(f"unsupported operator [{op}] for field [{field}]{hint}")
+        if op in ("$in", "$nin"):
+            if not isinstance(arg, list):
+                raise ValueError(f"[{op}] needs a list")
+            normalized[op] = [_filter_value(field, item, allow_list=True) for item in arg]
+        elif op == "$exists":
+            if not isinstance(arg, bool):
+                raise ValueError("[$exists] needs true or false")
+            normalized[op] = arg
+        else:
+            normalized[op] = _filter_value(field, arg, allow_list=op in ("$eq", "$ne"))
+    return normalized
+
+
+def _filter_value(field: str, value: Any, *, allow_list: bool = False) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str) and field in DATE_FIELDS:
+        return parse_datetime(value, "filter")
+    if isinstance(value, _SCALARS):
+        return value
+    if allow_list and isinstance(value, list):
+        return [_filter_value(field, item) for item in value]
+    raise ValueError(f"unsupported value for field [{field}]: {orjson.dumps(value, default=repr).decode()}")
+
+
 def search_text(entry: dict[str, Any]) -> str:
     """The lower-case text a search matches as a substring."""
     parts = [str(entry.get(name) or "") for name in SEARCH_FIELDS]
@@ -73,12 +160,17 @@ def search_text(entry: dict[str, Any]) -> str:
 
 
 def filter_entries(
-    entries: Iterable[dict[str, Any]], *, search: str = "", tags: Iterable[str] = (), include_api: bool = False
+    entries: Iterable[dict[str, Any]],
+    *,
+    search: str = "",
+    tags: Iterable[str] = (),
+    include_api: bool = False,
+    query: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Entries matching the filters, sorted by (title, subtitle) ignoring case.
 
     ``search`` is plain text matched case-insensitively as a substring, never
-    a regular expression.
+    a regular expression. ``query`` is a :func:`parse_filter` result.
     """
     wanted = set(tags)
     needle = search.lower()
@@ -90,6 +182,8 @@ def filter_entries(
         if wanted and not wanted & set(entry_tags):
             continue
         if needle and needle not in search_text(entry):
+            continue
+        if query and not match(entry, query):
             continue
         chosen.append(entry)
     chosen.sort(key=lambda e: (str(e.get("title") or "").lower(), str(e.get("subtitle") or "").lower()))
@@ -121,6 +215,9 @@ class InfoHandler(CoreRequestHandler):
         search (str): text matched case-insensitively against title,
             subtitle, author, tag, qual_name and description; a leading
             ``!`` includes resources tagged ``api``
+        filter (dict): used only without search text, a MongoDB-style query
+            over the listed fields, e.g. ``{"author": "mra"}`` or
+            ``{"tag": {"$in": ["app"]}}`` (no ``$regex``)
         tag (list): only resources with one of these tags (a JSON list or
             a single tag)
         api (bool): include resources tagged ``api``
@@ -132,7 +229,7 @@ class InfoHandler(CoreRequestHandler):
         total_count, per_page, count)
 
     Raises:
-        400: invalid page, per_page or tag
+        400: invalid page, per_page, filter or tag
         401: Unauthorized
     """
 
@@ -163,11 +260,15 @@ class InfoHandler(CoreRequestHandler):
         return [entry for entry in entries if may_see(self.user, entry)]
 
     def filtered_entries(self) -> list[dict[str, Any]]:
-        """The visible resources matching ``search``, ``tag`` and ``api``."""
+        """The visible resources matching ``search`` (else ``filter``), ``tag`` and ``api``."""
         include_api = self.get_argument("api", as_type=bool, default=False)
         search, include_api = parse_search(self.get_argument("search", as_type=str, default=""), include_api)
+        # checked even when a search makes core4 ignore it, so a broken filter never passes silently
+        query = parse_filter(self.get_argument("filter", as_type=dict, default=None))
         tags = parse_tags(self.get_arguments("tag"))
-        return filter_entries(self.visible_entries(), search=search, tags=tags, include_api=include_api)
+        return filter_entries(
+            self.visible_entries(), search=search, tags=tags, include_api=include_api, query=None if search else query
+        )
 
     def listing(self) -> Any:
         """One page of the filtered resources."""

@@ -15,7 +15,6 @@ from urllib.parse import quote
 from ..templating import package_environment
 from .docstrings import parse_docstring
 from .info import InfoHandler, filter_entries, parse_search, parse_tags, tag_counts
-from .meta import enter_url_of
 
 #: Where the launcher keeps its choices (launcher.js PUTs ``{"launcher": ...}``).
 SETTINGS_URL = "/core4/api/v1/setting"
@@ -23,24 +22,6 @@ SETTINGS_URL = "/core4/api/v1/setting"
 LOGOUT_URL = "/core4/api/v1/logout"
 
 _LITERAL = re.compile(r"``(.+?)``")
-
-
-def card_links(entry: dict[str, Any], local: dict[str, Any]) -> dict[str, str]:
-    """Help, card and enter URLs of an entry, absolute when another server serves it."""
-    rsc_id = entry["rsc_id"]
-    resource = local.get(rsc_id)
-    if resource is not None:
-        return {"help_url": resource.help_url, "card_url": resource.card_url, "enter_url": enter_url_of(resource)}
-    endpoints = entry.get("endpoint") or [""]
-    base = endpoints[0]
-    enter = entry.get("enter_url") or ""
-    if not enter or enter.endswith(f"/_info/enter/{rsc_id}"):
-        enter = f"{base}/_info/enter/{rsc_id}"
-    return {
-        "help_url": f"{base}/_info/help/{rsc_id}",
-        "card_url": f"{base}/_info/card/{rsc_id}",
-        "enter_url": enter,
-    }
 
 
 def summary_of(entry: dict[str, Any]) -> str:
@@ -52,8 +33,12 @@ def summary_of(entry: dict[str, Any]) -> str:
     return _LITERAL.sub(r"\1", summary)
 
 
-def card_of(entry: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
-    """The variables of one card in ``launcher.html``."""
+def card_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """The variables of one card in ``launcher.html``.
+
+    The entry's links are paths on this server for what it serves and
+    absolute URLs of another server for the rest (see ``live_entries``).
+    """
     tags = list(entry.get("tag") or [])
     return {
         "rsc_id": entry["rsc_id"],
@@ -65,7 +50,9 @@ def card_of(entry: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
         "icon": entry.get("icon"),
         "target": entry.get("target"),
         "is_new": "new" in tags,
-        **card_links(entry, local),
+        "help_url": entry.get("help_url"),
+        "card_url": entry.get("card_url"),
+        "enter_url": entry.get("enter_url"),
     }
 
 
@@ -105,12 +92,11 @@ class LauncherHandler(InfoHandler):
         search, include_api = parse_search(raw_search, include_api)
         tags = parse_tags(self.get_arguments("tag"))
         chosen = filter_entries(visible, search=search, tags=tags, include_api=include_api)
-        local = self._ext.resources
         shown = filter_entries(visible, include_api=include_api)
         counts = tag_counts(shown, [])
         template = package_environment().get_template("core4/launcher.html")
         body = template.render(
-            apps=[card_of(entry, local) for entry in chosen],
+            apps=[card_of(entry) for entry in chosen],
             tags=[{"name": name, "count": counts[name]["count"]} for name in sorted(counts)],
             search=raw_search.strip(),
             selected_tag=tags[0] if tags else "",

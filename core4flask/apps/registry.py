@@ -25,8 +25,9 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ..store.base import FIRST_SEEN_NS
 
@@ -328,9 +329,13 @@ def merge_servers(servers: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
     ``endpoint`` (routing + container root), ``container`` and ``pattern``
     (``[routing + regex, name]``) become sorted unique lists; ``started_at``
-    is the earliest start. Other fields come from the first server listed.
+    is the earliest start. ``help_url``, ``card_url`` and ``enter_url`` become
+    absolute URLs at the first endpoint (see :func:`served_links`). Other
+    fields come from the first server listed.
     """
     entries: dict[str, dict[str, Any]] = {}
+    mounts: dict[str, set[tuple[str, str]]] = {}
+    explicit_enter: dict[str, str | None] = {}
     for server in servers:
         info = server.get("server") or {}
         routing = str(info.get("routing") or "")
@@ -341,17 +346,60 @@ def merge_servers(servers: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 entry = {key: value for key, value in doc.items() if key != "mounts"}
                 entry.update(endpoint=set(), container=set(), pattern=set(), started_at=started)
                 entries[doc["rsc_id"]] = entry
+                explicit_enter[doc["rsc_id"]] = explicit_enter_url(doc)
+                mounts[doc["rsc_id"]] = set()
             elif started is not None and (entry["started_at"] is None or started < entry["started_at"]):
                 entry["started_at"] = started
             for mount in doc.get("mounts") or []:
-                entry["endpoint"].add(routing + mount["root"])
+                mounts[doc["rsc_id"]].add((routing, mount["root"]))
                 entry["container"].add(mount["container"])
                 entry["pattern"].update((routing + regex, name) for regex, name in mount["pattern"])
-    for entry in entries.values():
-        entry["endpoint"] = sorted(entry["endpoint"])
+    for rsc_id, entry in entries.items():
+        entry["endpoint"] = sorted({routing + root for routing, root in mounts[rsc_id]})
         entry["container"] = sorted(entry["container"])
         entry["pattern"] = [list(p) for p in sorted(entry["pattern"], key=lambda p: (p[0], p[1] or ""))]
+        if mounts[rsc_id]:
+            routing, root = min(mounts[rsc_id], key=lambda mount: (mount[0] + mount[1], mount))
+            entry.update(served_links(rsc_id, explicit_enter[rsc_id], routing, root))
     return list(entries.values())
+
+
+def explicit_enter_url(doc: dict[str, Any]) -> str | None:
+    """A published ``enter_url`` set by the rule or class; None for the default enter page."""
+    enter = doc.get("enter_url")
+    defaults = {f"{mount['root']}/_info/enter/{doc['rsc_id']}" for mount in doc.get("mounts") or []}
+    return None if not enter or enter in defaults else str(enter)
+
+
+def served_links(rsc_id: str, enter_url: str | None, routing: str, root: str) -> dict[str, str]:
+    """Help, card and enter URLs at the server ``routing`` that mounts the resource at ``root``.
+
+    They are absolute, so a client of any server sharing the store reaches
+    the one serving the resource. An ``enter_url`` path set by the rule or
+    class belongs to that server as well; full URLs stay as they are.
+    """
+    base = routing + root
+    if not enter_url:
+        enter = f"{base}/_info/enter/{rsc_id}"
+    elif urlsplit(enter_url).scheme or enter_url.startswith("//"):
+        enter = enter_url
+    else:
+        enter = routing + (enter_url if enter_url.startswith("/") else "/" + enter_url)
+    return {"help_url": f"{base}/_info/help/{rsc_id}", "card_url": f"{base}/_info/card/{rsc_id}", "enter_url": enter}
+
+
+def prefer_local_links(entries: Iterable[dict[str, Any]], resources: Mapping[str, Resource]) -> None:
+    """Give resources this process serves its own paths (relative to the server answering).
+
+    A relative path keeps working behind a proxy or under another host name,
+    where the published routing may not be what the client reaches.
+    """
+    from .meta import enter_url_of
+
+    for entry in entries:
+        resource = resources.get(entry["rsc_id"])
+        if resource is not None:
+            entry.update(help_url=resource.help_url, card_url=resource.card_url, enter_url=enter_url_of(resource))
 
 
 def mark_new(entries: list[dict[str, Any]], first_seen: dict[str, Any], now: datetime.datetime, days: float) -> None:
@@ -372,10 +420,15 @@ def mark_new(entries: list[dict[str, Any]], first_seen: dict[str, Any], now: dat
 
 
 def live_entries(ext: Core4, host_url: str) -> list[dict[str, Any]]:
-    """Every resource of every live server sharing the store, merged by rsc_id."""
+    """Every resource of every live server sharing the store, merged by rsc_id.
+
+    Links of resources this process serves are paths on it; the others are
+    absolute URLs of a server that serves them.
+    """
     registry = registry_of(ext)
     registry.touch(host_url)
     entries = merge_servers(registry.live_servers())
+    prefer_local_links(entries, ext.resources)
     store = ext.store
     first_seen = {key: value for key, value, _changed in store.kv_changed_since(FIRST_SEEN_NS, None)}
     days = float(ext.config.get_path("api.new_range", 180) or 0)
