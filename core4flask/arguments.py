@@ -2,21 +2,30 @@
 
 ``get_argument`` reads one merged multi-dict in which the JSON body wins over
 form fields and form fields over the query string; within one source the last
-repeated key wins. ``as_type`` converts with core4's rules.
+repeated key wins. ``as_type`` converts with core4's rules. JSON is read as
+core4's ``json.loads`` reads it. A body too large or unreadable is an error
+response; a malformed one just adds no arguments.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import orjson
 from dateutil import parser as date_parser
 from dateutil import tz
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from .errors import ArgumentParsingError, MissingArgumentError
+from .errors import ArgumentParsingError, HTTPError, MissingArgumentError, status_of
+
+#: What ``as_type`` may be: a type or any callable converting one value.
+Converter: TypeAlias = Callable[[Any], Any] | type
+#: ``dict_decode``: json.loads' ``object_hook``, called with every decoded JSON object.
+ObjectHook: TypeAlias = Callable[[dict[str, Any]], Any]
 
 #: Sentinel for "no default: the argument is required".
 REQUIRED: Any = object()
@@ -24,8 +33,24 @@ REQUIRED: Any = object()
 TRUE_WORDS = frozenset({"yes", "y", "on", "1", "true", "t"})
 FALSE_WORDS = frozenset({"no", "n", "off", "0", "false", "f"})
 
+#: Zone abbreviations as fixed UTC offsets in hours. dateutil knows only those
+#: that happen to name a zone file (and reads CET in July as CEST); the rest it
+#: would drop, leaving a wrong naive time. Ambiguous ones (IST, AST, ...) are
+#: left out and answer 400. CST and friends are the US zones, as in RFC 5322.
+ZONE_ABBREVIATIONS: dict[str, float] = {
+    "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "BST": 1,
+    "CET": 1, "CEST": 2, "MET": 1, "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3,
+    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "AKST": -9, "AKDT": -8, "HST": -10, "NST": -3.5, "NDT": -2.5,
+    "JST": 9, "KST": 9, "HKT": 8, "SGT": 8, "AWST": 8, "ACST": 9.5, "ACDT": 10.5,
+    "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
+}  # fmt: skip
+
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: 19 digits in a row may be an integer beyond 64 bits, which orjson would round to a float
+_LONG_DIGITS = re.compile(r"\d{19}")
+_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
 
 
 def parse_boolean(value: Any, name: str = "value") -> bool:
@@ -42,66 +67,106 @@ def parse_boolean(value: Any, name: str = "value") -> bool:
 
 
 def parse_datetime(value: Any, name: str = "value") -> datetime.datetime:
-    """Parse with dateutil; zone-aware input becomes naive UTC."""
-    if isinstance(value, datetime.datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
+    """Parse with dateutil; zone-aware input becomes naive UTC.
+
+    Unknown zone names, offsets of a day or more and times that leave the
+    datetime range once in UTC are a 400, like any failed conversion.
+    """
+    try:
+        if isinstance(value, datetime.datetime):
+            parsed = value
+        elif isinstance(value, str):
             parsed = date_parser.parse(value, tzinfos=_zone)
-        except (ValueError, OverflowError, TypeError):
-            raise ArgumentParsingError(f"parameter [{name}] expected as_type [datetime]") from None
-    else:
-        raise ArgumentParsingError(f"parameter [{name}] expected as_type [datetime]")
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+        else:
+            raise TypeError(type(value).__name__)
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError, TypeError):
+        raise ArgumentParsingError(f"parameter [{name}] expected as_type [datetime]") from None
     return parsed
 
 
-def _zone(name: str, offset: int | None) -> Any:
+def _zone(name: str | None, offset: int | None) -> Any:
+    """dateutil's ``tzinfos`` hook: the zone of a parsed name and/or offset."""
     if offset is not None:
         return tz.tzoffset(name, offset)
-    return tz.gettz(name)
+    if name is None:
+        return None  # naive stays naive (gettz(None) would be the server's zone)
+    hours = ZONE_ABBREVIATIONS.get(name)
+    if hours is not None:
+        return tz.tzoffset(name, round(hours * 3600))
+    zone = tz.gettz(name)
+    if zone is None:
+        raise ValueError(f"unknown time zone [{name}]")
+    return zone
 
 
-def _parse_json(value: Any, name: str, kind: type) -> Any:
+def json_loads(data: str | bytes, object_hook: ObjectHook | None = None) -> Any:
+    """Parse JSON exactly as core4's ``json.loads`` does (UTF-8 only).
+
+    orjson is the fast path where it gives the same result; ``NaN``,
+    ``Infinity``, lone surrogates and integers beyond 64 bits go to json.loads.
+    Raises ValueError (also for invalid UTF-8) or RecursionError.
+    """
+    long_digits = _LONG_DIGITS_BYTES if isinstance(data, bytes) else _LONG_DIGITS
+    if object_hook is None and not long_digits.search(data):  # type: ignore[arg-type]
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass  # not JSON, or JSON only json.loads accepts: it decides
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    return json.loads(text, object_hook=object_hook)
+
+
+def _parse_json(value: Any, kind: type, object_hook: ObjectHook | None) -> Any:
     if isinstance(value, kind):
         return value
-    if isinstance(value, str):
-        if value == "":
-            return None
-        try:
-            parsed = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            raise ArgumentParsingError(f"parameter [{name}] expected as_type [{kind.__name__}]") from None
-        if isinstance(parsed, kind):
-            return parsed
-    raise ArgumentParsingError(f"parameter [{name}] expected as_type [{kind.__name__}]")
+    if not isinstance(value, str):
+        raise TypeError(type(value).__name__)
+    if value == "":
+        return None
+    parsed = json_loads(value, object_hook)
+    # with a hook, it decides what a JSON object becomes (core4 checks nothing)
+    if object_hook is None and not isinstance(parsed, kind):
+        raise TypeError(type(parsed).__name__)
+    return parsed
 
 
-def convert(value: Any, as_type: Callable[[Any], Any] | type, name: str) -> Any:
-    """Convert one argument value; failures raise a 400 naming the argument."""
+def convert(
+    value: Any,
+    as_type: Converter,
+    name: str,
+    dict_decode: ObjectHook | None = None,
+) -> Any:
+    """Convert one argument value; any failure is a 400 naming the argument.
+
+    ``dict_decode`` is the ``object_hook`` for decoding ``as_type=dict`` strings.
+    """
     if value is None:
         return None
+    try:
+        return _convert(value, as_type, name, dict_decode)
+    except Exception as exc:  # noqa: BLE001 - core4: whatever a converter raises is the client's error
+        if status_of(exc) != 500:
+            raise  # it answers for itself: an HTTPError, or the store being down
+        type_name = getattr(as_type, "__name__", type(as_type).__name__)
+        raise ArgumentParsingError(f"parameter [{name}] expected as_type [{type_name}]") from None
+
+
+def _convert(value: Any, as_type: Converter, name: str, dict_decode: ObjectHook | None) -> Any:
     if as_type is bool:
         return parse_boolean(value, name)
     if as_type is datetime.datetime:
         return parse_datetime(value, name)
-    if as_type is dict or as_type is list:
-        return _parse_json(value, name, as_type)  # type: ignore[arg-type]
+    if as_type is dict:
+        return _parse_json(value, dict, dict_decode)
+    if as_type is list:
+        return _parse_json(value, list, None)
     if as_type is str and not isinstance(value, str):
         if isinstance(value, dict | list):
             return orjson.dumps(value).decode()
         return str(value)
-    try:
-        return as_type(value)
-    except (ValueError, TypeError, ArithmeticError):
-        type_name = getattr(as_type, "__name__", str(as_type))
-        raise ArgumentParsingError(f"parameter [{name}] expected as_type [{type_name}]") from None
-    except Exception as exc:  # noqa: BLE001 - converters such as ObjectId raise their own errors
-        if type(exc).__name__ in ("InvalidId",):
-            type_name = getattr(as_type, "__name__", str(as_type))
-            raise ArgumentParsingError(f"parameter [{name}] expected as_type [{type_name}]") from None
-        raise
+    return as_type(value)
 
 
 def clean_string(value: str) -> str:
@@ -110,19 +175,24 @@ def clean_string(value: str) -> str:
 
 
 def merged_arguments(request: Any) -> dict[str, list[Any]]:
-    """Build the merged multi-dict of a request (query < form < JSON body)."""
+    """Build the merged multi-dict of a request (query < form < JSON body).
+
+    A body that is too large (413) or cannot be read (400) is an error: the
+    request never goes on with only the query string. A body that was read
+    but is malformed simply adds nothing.
+    """
     merged: dict[str, list[Any]] = {}
     for key, values in request.args.lists():
         merged[key] = [clean_string(v) for v in values]
-    mimetype = request.mimetype
-    if mimetype in _FORM_TYPES:
+    if request.mimetype in _FORM_TYPES:
         try:
             form = request.form
-        except Exception:  # noqa: BLE001 - a malformed form body must not become a 500
-            form = None
-        if form:
-            for key, values in form.lists():
-                merged.setdefault(key, []).extend(clean_string(v) for v in values)
+        except (HTTPException, OSError) as exc:  # too large, or the client went away mid-body
+            raise body_error(request, exc) from exc
+        except Exception:  # noqa: BLE001 - werkzeug drops malformed content itself; this is a safety net
+            return merged
+        for key, values in form.lists():
+            merged.setdefault(key, []).extend(clean_string(v) for v in values)
         return merged
     body = json_body(request)
     if isinstance(body, dict):
@@ -132,19 +202,38 @@ def merged_arguments(request: Any) -> dict[str, list[Any]]:
 
 
 def json_body(request: Any) -> Any:
-    """The request body parsed as JSON, or None when it is not JSON."""
+    """The request body parsed as JSON, or None when it is not JSON.
+
+    Raises the 413/400 of :func:`body_error` when the body cannot be read.
+    """
     if request.content_length == 0:
         return None
     try:
         raw = request.get_data(cache=True)
-    except Exception:  # noqa: BLE001 - a broken body is ignored like invalid JSON
-        return None
+    except Exception as exc:  # noqa: BLE001 - reading fails only for a too large or broken body
+        raise body_error(request, exc) from exc
     if not raw:
         return None
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        return json_loads(raw)
+    except (ValueError, RecursionError):
         return None
+
+
+def body_error(request: Any, exc: BaseException) -> HTTPError:
+    """The error for a body that could not be read: 413 naming the limits, else 400."""
+    if isinstance(exc, RequestEntityTooLarge):
+        limits = [
+            f"{label} {limit} bytes"
+            for label, limit in (
+                ("body", request.max_content_length),
+                ("form field", request.max_form_memory_size),
+            )
+            if limit is not None
+        ]
+        detail = f" (limits: {', '.join(limits)})" if limits else ""
+        return HTTPError(413, f"request body too large{detail}")
+    return HTTPError(400, f"request body could not be read: {type(exc).__name__}")
 
 
 class ArgumentsMixin:
@@ -163,14 +252,16 @@ class ArgumentsMixin:
     def get_argument(
         self,
         name: str,
-        as_type: Callable[[Any], Any] | type | None = None,
+        as_type: Converter | None = None,
         default: Any = REQUIRED,
         remove: bool = False,
+        dict_decode: ObjectHook | None = None,
     ) -> Any:
         """Return the last value of argument ``name``, converted by ``as_type``.
 
         Without ``default`` a missing argument answers 400 naming it. The
         default is converted too (``default="5", as_type=int`` gives 5).
+        ``dict_decode`` is the ``object_hook`` for ``as_type=dict`` strings.
         """
         values = self.arguments.get(name)
         if values:
@@ -183,7 +274,7 @@ class ArgumentsMixin:
             value = default
         if as_type is None or value is None:
             return value
-        return convert(value, as_type, name)
+        return convert(value, as_type, name, dict_decode)
 
     def get_arguments(self, name: str) -> list[Any]:
         """Every value given for ``name``, in order."""

@@ -17,6 +17,25 @@ from .errors import ArgumentParsingError
 from .negotiation import is_dataframe
 
 
+def page_number(value: Any, name: str) -> int:
+    """``per_page`` or ``page`` as an int.
+
+    core4 code passes raw request arguments (``self.get_argument("per_page",
+    default=10)``), so ``"abc"``, ``"2.5"`` or ``"1e3"`` is the client's error:
+    a 400 naming the parameter, as ``get_argument(..., as_type=int)`` gives.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str | bytes):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise ArgumentParsingError(f"parameter [{name}] expected as_type [int]")
+
+
 class PageResult(NamedTuple):
     """One page of a listing, as core4 returns it."""
 
@@ -56,13 +75,13 @@ class CorePager:
         filter: Any = None,  # noqa: A002 - core4's argument name
         sort_by: Any = None,
     ) -> None:
-        per_page = int(per_page)
+        per_page = page_number(per_page, "per_page")
         if per_page < 1:
             raise ArgumentParsingError(f"parameter [per_page] must be a positive integer, not [{per_page}]")
         self.length = length
         self.query = query
         self.per_page = per_page
-        self.current_page = int(current_page or 0)
+        self.current_page = page_number(current_page or 0, "page")
         self.filter = {} if filter is None else filter
         self.sort_by = sort_by
 
@@ -72,7 +91,7 @@ class CorePager:
         With coroutine callbacks the result is an awaitable.
         """
         if page is not None:
-            self.current_page = int(page)
+            self.current_page = page_number(page, "page")
         total = self.length(self.filter)
         if inspect.isawaitable(total):
             return self._page_async(total)

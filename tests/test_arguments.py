@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import io
 import json
 
 import flask
@@ -10,8 +11,16 @@ import pytest
 from bson import ObjectId
 
 from core4flask import CoreApiContainer, CoreRequestHandler
-from core4flask.arguments import REQUIRED, clean_string, convert, merged_arguments, parse_boolean, parse_datetime
-from core4flask.errors import ArgumentParsingError, MissingArgumentError
+from core4flask.arguments import (
+    REQUIRED,
+    clean_string,
+    convert,
+    json_loads,
+    merged_arguments,
+    parse_boolean,
+    parse_datetime,
+)
+from core4flask.errors import ArgumentParsingError, HTTPError, MissingArgumentError
 from tests.fixtures import make_app, make_client
 
 TYPES = {
@@ -45,6 +54,25 @@ class EchoHandler(CoreRequestHandler):
         return {name: values for name, values in self.arguments.items()}
 
 
+COLOURS = {"red": 1, "green": 2}
+
+
+def tagged(obj):
+    """A dict_decode hook: marks every decoded object."""
+    return {"tagged": True, **obj}
+
+
+class ConverterHandler(CoreRequestHandler):
+    """Custom converters and dict_decode, core4 style."""
+
+    protected = False
+
+    def get(self):
+        colour = self.get_argument("colour", as_type=lambda v: COLOURS[v], default=None)
+        decoded = self.get_argument("d", as_type=dict, dict_decode=tagged, default=None)
+        return {"colour": colour, "d": decoded}
+
+
 class RemoveHandler(CoreRequestHandler):
     protected = False
 
@@ -57,7 +85,7 @@ class RemoveHandler(CoreRequestHandler):
 
 class ArgsContainer(CoreApiContainer):
     root = "/args"
-    rules = [("/echo", EchoHandler), ("/remove", RemoveHandler)]
+    rules = [("/echo", EchoHandler), ("/remove", RemoveHandler), ("/converter", ConverterHandler)]
 
 
 @pytest.fixture
@@ -368,3 +396,207 @@ def test_non_utf8_query_never_breaks(client):
     response = client.get("/args/echo?a=%ff%fe", headers={"X-Arg": "a"})
     assert response.status_code == 200
     assert isinstance(response.json["data"]["value"], str)
+
+
+# -- datetimes at the edges ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+        "9999-12-31T23:59:59-01:00",  # after year 9999 in UTC
+        "0001-01-01T00:30:00 CET",
+        "2018-01-01T12:00:00+25:00",  # an offset of a day or more
+        "2018-01-01T12:00:00-24:00",
+    ],
+)
+def test_datetimes_that_cannot_become_utc_are_a_400(client, text):
+    assert_datetime_400(echo(client, arg="dt", as_type="datetime", query_string={"dt": text}))
+    assert_datetime_400(echo(client, "post", arg="dt", as_type="datetime", json={"dt": text}))
+
+
+def assert_datetime_400(response):
+    assert response.status_code == 400, response.json
+    assert "parameter [dt] expected as_type [datetime]" in response.json["error"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2018-01-01T12:00:00 PST", datetime.datetime(2018, 1, 1, 20)),
+        ("2018-07-01T12:00:00 PDT", datetime.datetime(2018, 7, 1, 19)),
+        ("2018-07-01T12:00:00 CEST", datetime.datetime(2018, 7, 1, 10)),
+        ("2018-07-01T12:00:00 BST", datetime.datetime(2018, 7, 1, 11)),
+        ("2018-01-01T12:00:00 JST", datetime.datetime(2018, 1, 1, 3)),
+        ("2018-01-01T12:00:00 AEDT", datetime.datetime(2018, 1, 1, 1)),
+        ("2018-01-01T12:00:00 NST", datetime.datetime(2018, 1, 1, 15, 30)),
+        # an abbreviation is its fixed offset: CET in July is still UTC+1
+        ("2018-07-01T12:00:00 CET", datetime.datetime(2018, 7, 1, 11)),
+        ("2018-07-01T12:00:00 EST", datetime.datetime(2018, 7, 1, 17)),
+    ],
+)
+def test_common_zone_abbreviations_become_utc(text, expected):
+    assert parse_datetime(text, "dt") == expected
+
+
+@pytest.mark.parametrize("text", ["2018-01-01T12:00:00 IST", "2018-01-01T12:00:00 XYZ", "2018-01-01 12:00 ABCDE"])
+def test_unknown_or_ambiguous_zones_are_a_400_not_a_naive_time(client, text):
+    with pytest.raises(ArgumentParsingError, match=r"parameter \[dt\] expected as_type \[datetime\]"):
+        parse_datetime(text, "dt")
+    assert_datetime_400(echo(client, arg="dt", as_type="datetime", query_string={"dt": text}))
+
+
+def test_naive_input_ignores_the_server_time_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    assert parse_datetime("2018-02-01T12:00:00", "dt") == datetime.datetime(2018, 2, 1, 12)
+    assert parse_datetime("2018-02-01T12:00:00+02:00", "dt") == datetime.datetime(2018, 2, 1, 10)
+
+
+# -- custom converters and dict_decode ----------------------------------------------------
+
+
+def test_any_exception_of_a_custom_converter_is_a_400(client):
+    assert client.get("/args/converter?colour=red").json["data"]["colour"] == 1
+    response = client.get("/args/converter?colour=blue")
+    assert response.status_code == 400
+    assert "parameter [colour] expected as_type [<lambda>]" in response.json["error"]
+
+
+def test_converters_raising_http_errors_keep_their_status():
+    def known(value):
+        raise HTTPError(404, f"no such thing [{value}]")
+
+    with pytest.raises(HTTPError) as info:
+        convert("x", known, "x")
+    assert info.value.status_code == 404
+
+
+def test_dict_decode_is_the_object_hook_of_dict_strings(client):
+    response = client.get("/args/converter", query_string={"d": '{"a": {"b": 1}}'})
+    assert response.status_code == 200, response.json
+    assert response.json["data"]["d"] == {"tagged": True, "a": {"tagged": True, "b": 1}}
+    # a dict from a JSON body is already decoded and is returned as it is
+    response = client.get("/args/converter", json={"d": {"a": 1}})
+    assert response.json["data"]["d"] == {"a": 1}
+
+
+def test_dict_decode_failure_is_a_400():
+    def strict(obj):
+        raise KeyError("nope")
+
+    with pytest.raises(ArgumentParsingError, match=r"parameter \[d\] expected as_type \[dict\]"):
+        convert('{"a": 1}', dict, "d", dict_decode=strict)
+
+
+# -- JSON exactly as json.loads ------------------------------------------------------------------
+
+BIG = 123456789012345678901234567890
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"x": 123456789012345678901234567890}',
+        b'{"x": -9223372036854775809, "y": 18446744073709551616}',
+        b'{"x": NaN, "y": Infinity, "z": -Infinity}',
+        b'{"x": 1e400}',
+        b'{"x": "\\ud800", "y": "\\udc00 tail"}',
+        b'{"x": 1.5, "y": [true, null, "\\u00e9"], "x": 2}',
+    ],
+)
+def test_json_loads_equals_json_loads(raw):
+    assert repr(json_loads(raw)) == repr(json.loads(raw.decode()))
+    assert repr(json_loads(raw.decode())) == repr(json.loads(raw.decode()))
+
+
+@pytest.mark.parametrize(
+    "raw", [b"\xff{}", b"\xef\xbb\xbf{}", b"{", pytest.param(b"[" * 100_000 + b"]" * 100_000, id="deep")]
+)
+def test_json_loads_rejects_what_core4_rejects(raw):
+    with pytest.raises((ValueError, RecursionError)):
+        json_loads(raw)
+
+
+def test_big_integers_in_a_body_keep_their_precision(client, tmp_path):
+    body = f'{{"x": {BIG}}}'
+    assert merged(tmp_path, "/", method="POST", data=body, content_type="application/json") == {"x": [BIG]}
+    response = echo(client, "post", arg="x", as_type="str", data=body, content_type="application/json")
+    assert response.json["data"]["value"] == str(BIG)
+
+
+def test_too_deeply_nested_body_is_ignored_like_any_malformed_one(client):
+    response = echo(client, "post", default="none", data="[" * 100_000, content_type="application/json")
+    assert response.status_code == 200
+    assert response.json["data"]["value"] == "none"
+
+
+@pytest.mark.parametrize(
+    ("data", "arg", "expected"),
+    [
+        ('{"x": NaN, "a": "kept"}', "a", "kept"),
+        ('{"x": "\\ud800", "a": "kept"}', "a", "kept"),
+    ],
+)
+def test_bodies_only_json_loads_accepts_are_read(client, data, arg, expected):
+    response = echo(client, "post", arg=arg, data=data, content_type="application/json")
+    assert response.status_code == 200, response.json
+    assert response.json["data"]["value"] == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "as_type", "expected"),
+    [
+        (f'{{"x": {BIG}}}', dict, {"x": BIG}),
+        (f"[{BIG}, NaN]", list, [BIG, float("nan")]),
+        ('["\\ud800"]', list, ["\ud800"]),
+    ],
+)
+def test_dict_and_list_strings_are_parsed_as_json_loads_does(value, as_type, expected):
+    assert repr(convert(value, as_type, "x")) == repr(expected)
+
+
+# -- bodies too large or unreadable ----------------------------------------------------------------
+
+
+@pytest.fixture
+def small_client(tmp_path):
+    app = make_app(tmp_path, ArgsContainer)
+    app.config.update(MAX_FORM_MEMORY_SIZE=1000, MAX_CONTENT_LENGTH=4000)
+    return app.test_client()
+
+
+def assert_413(response):
+    assert response.status_code == 413, response.get_data(as_text=True)
+    assert response.json["code"] == 413
+    assert "request body too large" in response.json["error"]
+    assert "1000 bytes" in response.json["error"] and "4000 bytes" in response.json["error"]
+
+
+def test_too_large_form_is_a_413_not_the_query_value(small_client):
+    response = echo(small_client, "post", query_string={"a": "query"}, data={"a": "f" * 2000})
+    assert_413(response)
+
+
+def test_too_large_multipart_field_is_a_413(small_client):
+    data = {"a": "f" * 2000, "file": (io.BytesIO(b"x"), "x.txt")}
+    assert_413(echo(small_client, "post", default=None, data=data, content_type="multipart/form-data"))
+
+
+def test_too_large_json_body_is_a_413(small_client):
+    response = echo(small_client, "post", default=None, json={"a": "j" * 5000})
+    assert_413(response)
+
+
+def test_bodies_below_the_limits_are_read(small_client):
+    assert echo(small_client, "post", data={"a": "f" * 900}).json["data"]["value"] == "f" * 900
+    assert echo(small_client, "post", json={"a": "j" * 3000}).json["data"]["value"] == "j" * 3000
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "application/json"])
+def test_truncated_body_is_a_400_not_the_query_value(client, content_type):
+    # the client promised 100 bytes and went away after 5
+    environ = {"CONTENT_TYPE": content_type, "CONTENT_LENGTH": "100", "wsgi.input": io.BytesIO(b"a=abc")}
+    response = client.post("/args/echo?a=query", headers={"X-Arg": "a"}, environ_overrides=environ)
+    assert response.status_code == 400, response.json
+    assert "request body could not be read" in response.json["error"]

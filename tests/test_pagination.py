@@ -175,9 +175,24 @@ class AsyncPagingHandler(CoreRequestHandler):
         self.reply(await p.page())
 
 
+class RawPagingHandler(CoreRequestHandler):
+    """core4's documented style: the raw arguments go straight into the pager."""
+
+    protected = False
+
+    def get(self):
+        p = CorePager(
+            lambda flt: len(ROWS),
+            lambda skip, limit, flt, sort: ROWS[skip : skip + limit],
+            per_page=self.get_argument("per_page", default=10),
+            current_page=self.get_argument("page", default=0),
+        )
+        return p.page(self.get_argument("goto", default=None))
+
+
 class PagingContainer(CoreApiContainer):
     root = "/paging"
-    rules = [("/sync", SyncPagingHandler), ("/async", AsyncPagingHandler)]
+    rules = [("/sync", SyncPagingHandler), ("/async", AsyncPagingHandler), ("/raw", RawPagingHandler)]
 
 
 @pytest.fixture
@@ -245,3 +260,39 @@ def test_page_result_reply_directly(tmp_path):
         "count",
     ]
     assert (body["data"], body["page"], body["total_count"], body["count"]) == ([1, 2], 2, 25, 2)
+
+
+@pytest.mark.parametrize("value", ["abc", "1e3", "2.5", "", 2.5, float("nan"), None, True, [10]])
+def test_per_page_that_is_no_integer_is_a_400_naming_it(value):
+    with pytest.raises(ArgumentParsingError, match=r"parameter \[per_page\] expected as_type \[int\]"):
+        pager(per_page=value)
+
+
+@pytest.mark.parametrize("value", ["abc", "1e3", "-2.5", 0.5])
+def test_page_that_is_no_integer_is_a_400_naming_it(value):
+    with pytest.raises(ArgumentParsingError, match=r"parameter \[page\] expected as_type \[int\]"):
+        pager(current_page=value)
+    with pytest.raises(ArgumentParsingError, match=r"parameter \[page\] expected as_type \[int\]"):
+        pager()[0].page(value)
+
+
+@pytest.mark.parametrize(("per_page", "page"), [("7", "2"), (7.0, 2.0), (b"7", b"2"), (" 7", "2 ")])
+def test_integral_strings_and_floats_are_accepted(per_page, page):
+    result = pager(per_page=per_page, current_page=page)[0].page()
+    assert (result.per_page, result.page, result.body) == (7, 2, ROWS[14:21])
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [("per_page=abc", "per_page"), ("per_page=1e3", "per_page"), ("per_page=2.5", "per_page"), ("page=abc", "page")],
+)
+def test_raw_request_arguments_in_the_pager_are_a_400(client, query, name):
+    response = client.get(f"/paging/raw?{query}")
+    assert response.status_code == 400, response.json
+    assert f"parameter [{name}] expected as_type [int]" in response.json["error"]
+    assert client.get("/paging/raw?goto=x").status_code == 400
+
+
+def test_raw_request_arguments_that_are_integers_page(client):
+    body = client.get("/paging/raw?per_page=7&page=-1").json
+    assert (body["page"], body["per_page"], body["count"]) == (8, 7, 4)
