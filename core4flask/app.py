@@ -34,6 +34,8 @@ CORS_METHODS = "GET, POST, PUT, DELETE, PATCH, OPTIONS"
 STORE_RETRY = 1.0
 #: the largest request body (and form part held in memory) ``create_app`` takes: core4's 100 MB
 MAX_BODY_SIZE = 100 * 1024 * 1024
+#: the most fields a form may have (core4 had no such limit; the body size bounds it)
+MAX_FORM_PARTS = 100_000
 
 
 class Core4:
@@ -244,8 +246,10 @@ def create_app(
     if instance_path:
         instance_path = os.path.abspath(instance_path)
     app = flask.Flask(import_name, instance_path=instance_path)
-    # werkzeug would keep form fields to 500 kB; larger bodies answer 413 instead
+    # werkzeug would keep form fields to 500 kB and forms to 1,000 fields; the
+    # body limit alone bounds them now, and larger bodies answer 413
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_MEMORY_SIZE"] = MAX_BODY_SIZE
+    app.config["MAX_FORM_PARTS"] = MAX_FORM_PARTS
     ext = Core4(app, config=config, standard_api=False)
     if standard:
         from .server import standard_containers

@@ -653,3 +653,11 @@ def test_form_fields_larger_than_werkzeugs_default_arrive(tmp_path):
     response = client.post("/body/length?text=query", data={"text": text})
     assert response.status_code == 200
     assert response.json["data"] == len(text)
+
+
+def test_forms_with_more_fields_than_werkzeugs_default_arrive(tmp_path):
+    client = make_client(tmp_path, BodyContainer)
+    fields = {f"f{i}": "v" for i in range(2_000)}
+    response = client.post("/body/length", data={**fields, "text": "four"})
+    assert response.status_code == 200
+    assert response.json["data"] == 4
