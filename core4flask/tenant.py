@@ -7,6 +7,9 @@ from typing import Any
 from .errors import HTTPError
 from .handler import CoreRequestHandler
 
+#: the pseudo-methods of the help, card and enter pages (core4's X-forms included)
+PAGE_METHODS = frozenset(("HELP", "CARD", "ENTER", "XHELP", "XCARD", "XENTER"))
+
 
 class CoreTenantHandler(CoreRequestHandler):
     """A handler whose URL names a client; users need ``app://client/<name>``.
@@ -28,9 +31,21 @@ class CoreTenantHandler(CoreRequestHandler):
         return super().run(args, kwargs)
 
     def verify_access(self, method: str | None = None) -> bool:
-        """Access to the handler and to the client named in the URL."""
+        """Access to the handler and, for a real request, to the client named in the URL.
+
+        Help, card and enter pages (pseudo-methods) have no URL arguments and
+        serve no client's data: access to the handler suffices for them.
+        """
         if not super().verify_access(method):
             return False
+        if (method or "").upper() in PAGE_METHODS:
+            return True
         if self.client is None:
             raise HTTPError(400, "this tenant URL names no client")
         return bool(self.user.has_client_access(self.client))
+
+    def enter(self) -> Any:
+        """The landing page: needs ``enter_url``, as the GET would serve no client."""
+        if self.client is None:
+            raise HTTPError(400, "this tenant resource serves one client per URL: open it through one of its URLs")
+        return super().enter()

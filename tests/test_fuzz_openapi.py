@@ -40,8 +40,9 @@ def admin_headers(demo_server: live.LiveServer) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def api_schema(demo_server: live.LiveServer) -> Any:
-    return schemathesis.openapi.from_url(demo_server.url + "/core4/api/v1/openapi.json")
+def api_schema(demo_server: live.LiveServer, admin_headers: dict[str, str]) -> Any:
+    # the document lists protected handlers: it needs a login like they do
+    return schemathesis.openapi.from_url(demo_server.url + "/core4/api/v1/openapi.json", headers=admin_headers)
 
 
 # signing out would revoke the token the rest of the pass uses

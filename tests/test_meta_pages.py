@@ -9,6 +9,7 @@ import pytest
 
 from core4flask import CoreApiContainer, CoreRequestHandler, CoreStaticFileHandler, create_app
 from core4flask.container import resource_id
+from core4flask.testing import create_user, issue_token
 
 ADMIN = {"api": {"admin_password": "hans", "token": {"secret": "meta-pages-secret-0123456789abcdef"}}}
 HTML = {"Accept": "text/html"}
@@ -294,3 +295,73 @@ def test_enter_of_a_static_folder_redirects_to_it(client: Any, app: Any) -> None
     response = client.get(f"/first/_info/enter/{static.rsc_id}")
     assert response.status_code == 302
     assert response.headers["Location"] == "/first/files"
+
+
+# -- pages of tenant handlers (the seed's MyHandler) --------------------------------
+
+
+@pytest.fixture
+def tenant_app(tmp_path: Path) -> Any:
+    from demo.seed import CONTAINERS
+
+    application = create_app(*CONTAINERS, config=ADMIN, instance_path=str(tmp_path))
+    application.extensions["core4flask"].prepare_serving()
+    return application
+
+
+def tenant_client(app: Any, *perm: str) -> Any:
+    user = create_user(app, perm=perm)
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {issue_token(app, user._id)}"
+    return client
+
+
+def test_tenant_pages_need_access_to_the_handler_only(tenant_app: Any) -> None:
+    from demo.seed import MyHandler
+
+    rsc_id = rsc(tenant_app, MyHandler)
+    cop = tenant_client(tenant_app, "cop")
+    handler_only = tenant_client(tenant_app, f"api://{MyHandler.qual_name()}")
+    lufthansa = tenant_client(tenant_app, f"api://{MyHandler.qual_name()}", "app://client/lufthansa")
+    stranger = tenant_client(tenant_app, "app://client/lufthansa")
+    for client in (cop, handler_only, lufthansa):
+        help_page = client.get(f"/my/_info/help/{rsc_id}", headers=HTML)
+        assert help_page.status_code == 200 and "tenant example" in help_page.get_data(as_text=True)
+        assert client.get(f"/my/_info/help/{rsc_id}").json["data"]["qual_name"] == MyHandler.qual_name()
+        assert client.get(f"/my/_info/card/{rsc_id}", headers=HTML).status_code == 200
+        assert client.get(f"/my/_info/card/{rsc_id}").json["rsc_id"] == rsc_id
+        # no URL, no client: the landing page explains instead of serving one
+        enter = client.get(f"/my/_info/enter/{rsc_id}")
+        assert enter.status_code == 400 and "URL" in enter.json["error"]
+    for page in ("help", "card", "enter"):
+        assert stranger.get(f"/my/_info/{page}/{rsc_id}").status_code == 403
+        assert tenant_app.test_client().get(f"/my/_info/{page}/{rsc_id}").status_code == 401
+    # the client check still guards the real requests
+    assert cop.get("/my/api/lufthansa/0815").json["data"] == {"_id": "0815", "client": "lufthansa"}
+    assert lufthansa.get("/my/api/lufthansa/0815").status_code == 200
+    assert handler_only.get("/my/api/lufthansa/0815").status_code == 403
+    assert lufthansa.get("/my/api/condor/0815").status_code == 403
+
+
+def test_tenant_help_query_key_leads_to_a_working_help_page(tenant_app: Any) -> None:
+    from demo.seed import MyHandler
+
+    cop = tenant_client(tenant_app, "cop")
+    redirect = cop.get("/my/api/lufthansa/0815?_help")
+    assert redirect.status_code == 302
+    assert redirect.headers["Location"] == f"/my/_info/help/{rsc(tenant_app, MyHandler)}"
+    assert cop.get(redirect.headers["Location"], headers=HTML).status_code == 200
+    assert cop.get("/my/api/lufthansa/0815?_help", headers=HTML, follow_redirects=True).status_code == 200
+
+
+def test_tenant_enter_url_is_followed(tmp_path: Path) -> None:
+    from demo.seed import MyHandler
+
+    class LinkedTenant(CoreApiContainer):
+        root = "/linked"
+        rules = [(r"/api/(?P<client>.+)", MyHandler, {"enter_url": "/linked/api/lufthansa"})]
+
+    app = create_app(LinkedTenant, config=ADMIN, instance_path=str(tmp_path))
+    rsc_id = rsc(app, MyHandler, enter_url="/linked/api/lufthansa")
+    response = tenant_client(app, f"api://{MyHandler.qual_name()}").get(f"/linked/_info/enter/{rsc_id}")
+    assert response.status_code == 302 and response.headers["Location"] == "/linked/api/lufthansa"

@@ -9,14 +9,29 @@ import pytest
 from openapi_spec_validator import validate
 
 from core4flask import create_app
+from core4flask.apps.api_doc import ApiReferenceHandler, OpenApiHandler
+from core4flask.testing import create_user, issue_token
 from demo.seed import CONTAINERS
 
 SPEC_URL = "/core4/api/v1/openapi.json"
+REFERENCE_URL = "/core4/api/v1/api"
+ADMIN = {"api": {"admin_password": "hans", "token": {"secret": "openapi-endpoint-secret-0123456789abcdef"}}}
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Any:
-    return create_app(*CONTAINERS, instance_path=str(tmp_path)).test_client()
+def app(tmp_path: Path) -> Any:
+    return create_app(*CONTAINERS, config=ADMIN, instance_path=str(tmp_path))
+
+
+def client_of(app: Any, *perm: str) -> Any:
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {issue_token(app, create_user(app, perm=perm)._id)}"
+    return client
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return client_of(app, "cop")
 
 
 @pytest.fixture
@@ -61,11 +76,35 @@ def test_operations_carry_docstrings_and_security(spec: dict[str, Any]) -> None:
     assert args["get"]["security"]  # protected
     assert "400" in args["get"]["responses"] and "401" in args["get"]["responses"]
     assert spec["paths"]["/test-server/public"]["get"]["security"] == []
-    assert spec["paths"]["/core4/api/v1/openapi.json"]["get"]["security"] == []
+    assert spec["paths"]["/core4/api/v1/openapi.json"]["get"]["security"]
+    assert spec["paths"]["/core4/api/v1/api"]["get"]["security"]
 
 
-def test_document_is_public(client: Any) -> None:
-    assert client.get(SPEC_URL, headers={"Accept": "text/html"}).status_code == 200
+@pytest.mark.parametrize("url", [SPEC_URL, REFERENCE_URL])
+def test_document_and_reference_are_protected(app: Any, url: str) -> None:
+    # they list every protected handler with its routes and docstrings
+    anonymous = app.test_client()
+    refused = anonymous.get(url)
+    assert refused.status_code == 401 and "WWW-Authenticate" in refused.headers
+    assert "/my/api" not in refused.get_data(as_text=True)
+    browser = anonymous.get(url, headers={"Accept": "text/html"})
+    assert browser.status_code == 302 and browser.headers["Location"].startswith("/core4/api/v1/login?next=")
+    assert client_of(app).get(url).status_code == 403
+    assert client_of(app, "api://demo").get(url).status_code == 403
+    for perm in ("cop", "api://core4flask", "api://core4flask.apps.api_doc/r"):
+        assert client_of(app, perm).get(url).status_code == 200, perm
+
+
+def test_each_needs_its_own_permission(app: Any) -> None:
+    spec_only = client_of(app, f"api://{OpenApiHandler.qual_name()}")
+    assert spec_only.get(SPEC_URL).status_code == 200
+    assert spec_only.get(REFERENCE_URL).status_code == 403
+    reference_only = client_of(app, f"api://{ApiReferenceHandler.qual_name()}/r")
+    assert reference_only.get(REFERENCE_URL).status_code == 200
+    assert reference_only.get(SPEC_URL).status_code == 403
+    login = app.test_client().get("/core4/api/v1/login", query_string={"username": "admin", "password": "hans"})
+    admin = {"Authorization": f"Bearer {login.json['data']['token']}"}
+    assert app.test_client().get(SPEC_URL, headers=admin).status_code == 200
 
 
 def test_api_reference_page(client: Any, spec: dict[str, Any]) -> None:

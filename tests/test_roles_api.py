@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from core4flask import create_app
 from core4flask.roles.bootstrap import bootstrap
-from core4flask.store import new_id
+from core4flask.store import new_id, query
 
 ROOT = "/core4/api/v1"
 ROLES = f"{ROOT}/roles"
@@ -148,6 +149,23 @@ def test_free_text_search_matches_email(client, admin):
 )
 def test_unsafe_or_broken_filters_are_400(client, admin, value):
     error_of(client.get(ROLES, query_string={"filter": value}, headers=admin), 400)
+
+
+def test_backtracking_regex_filters_are_400_at_once(client, admin, monkeypatch):
+    # a role manager, not only a cop, may list roles with a filter of its choice
+    _, manager = make_user(client, admin, "manager", "api://core4flask")
+    create(client, manager, name="a" * 26 + "!")
+    started = time.monotonic()
+    response = client.get(ROLES, query_string={"filter": '{"name": {"$regex": "(a+)+$"}}'}, headers=manager)
+    assert "nests quantifiers" in error_of(response, 400)
+    assert time.monotonic() - started < 2
+    for pattern in ("(a|aa)*$", "(x)\\1", "a" * 600):
+        value = json.dumps({"name": {"$regex": pattern}})
+        error_of(client.get(ROLES, query_string={"filter": value}, headers=manager), 400)
+    # whatever is left is cut off by time, also as 400
+    monkeypatch.setattr(query, "REGEX_TIME_LIMIT", 0.0)
+    response = client.get(ROLES, query_string={"filter": '{"name": {"$regex": "^a+!"}}'}, headers=manager)
+    assert "took too long" in error_of(response, 400)
 
 
 def test_filter_in_json_body(client, admin):

@@ -428,6 +428,49 @@ def test_throttle_counts_within_the_window(store, clock):
     assert store.throttle_count("alice|10.0.0.1", 900) == 0
 
 
+def test_throttle_reserve_records_up_to_the_limit(store, clock):
+    key = "alice|10.0.0.1"
+    attempts = [store.throttle_reserve(key, 900, 3) for _ in range(3)]
+    assert all(attempts) and len(set(attempts)) == 3
+    assert store.throttle_reserve(key, 900, 3) is None
+    assert store.throttle_count(key, 900) == 3
+    assert store.throttle_reserve("bob|10.0.0.1", 900, 3)
+    store.throttle_release(key, attempts[0])
+    store.throttle_release(key, attempts[0])
+    store.throttle_release(key, "not-an-attempt")
+    assert store.throttle_count(key, 900) == 2
+    assert store.throttle_reserve(key, 900, 3)
+    assert store.throttle_reserve(key, 900, 3) is None
+    clock.advance(901)
+    assert store.throttle_count(key, 900) == 0
+    assert store.throttle_reserve(key, 900, 3)
+    store.throttle_clear(key)
+    assert store.throttle_count(key, 900) == 0
+
+
+def test_throttle_reserve_race_never_exceeds_the_limit(store, clock):
+    # parallel guesses of one pair: only the limit may get through, however they interleave
+    granted: list[str | None] = []
+    barrier = threading.Barrier(16)
+
+    def contender() -> None:
+        barrier.wait()
+        granted.append(store.throttle_reserve("race", 900, 5))
+
+    threads = [threading.Thread(target=contender) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(granted) == 16
+    allowed = [attempt for attempt in granted if attempt]
+    assert 1 <= len(allowed) <= 5
+    assert store.throttle_count("race", 900) == len(allowed)
+    # once the race is over the remaining allowance is there again
+    remaining = [store.throttle_reserve("race", 900, 5) for _ in range(6 - len(allowed))]
+    assert all(remaining[:-1]) and remaining[-1] is None
+
+
 # -- registry --------------------------------------------------------------------
 
 

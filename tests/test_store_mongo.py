@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import re
 import time
 
 import mongomock
 import pytest
 from bson import ObjectId
 from mongomock.store import ServerStore
+from pymongo.errors import ExecutionTimeout
 
-from core4flask.store import MongoStore, StoreUnavailable
+from core4flask.store import MongoStore, QueryError, StoreUnavailable
 from tests.test_store import make_role
 
 
@@ -98,3 +100,38 @@ def test_mongo_client_inherited_through_fork_is_left_alone():
     assert len(clients) == 1 and clients[0].closed == 0
     store.close()
     assert clients[0].closed == 1
+
+
+def test_mongo_regex_queries_run_under_a_server_time_limit(monkeypatch):
+    # MongoDB evaluates client regexes itself: maxTimeMS bounds them, and running over is the filter's fault
+    factory = functools.partial(mongomock.MongoClient, _store=ServerStore())
+    store = MongoStore("mongodb://localhost:27017/core4flask_test", client_factory=factory)
+    store.setup()
+    store.role_insert(make_role("alice"))
+    limits = []
+    count_documents = mongomock.collection.Collection.count_documents
+
+    def timed_count(self, filter, **kwargs):
+        limits.append(kwargs.get("maxTimeMS"))
+        if kwargs.get("maxTimeMS"):
+            raise ExecutionTimeout("operation exceeded time limit", 50)
+        return count_documents(self, filter, **kwargs)
+
+    def timed_cursor(self, max_time_ms):
+        if max_time_ms is None:  # mongomock's own find() sets none
+            return self
+        limits.append(max_time_ms)
+        raise ExecutionTimeout("operation exceeded time limit", 50)
+
+    monkeypatch.setattr(mongomock.collection.Collection, "count_documents", timed_count)
+    monkeypatch.setattr(mongomock.collection.Cursor, "max_time_ms", timed_cursor)
+    try:
+        assert store.role_count({"name": "alice"}) == 1
+        assert [doc["name"] for doc in store.role_find({"name": "alice"})] == ["alice"]
+        with pytest.raises(QueryError, match="took too long"):
+            store.role_count({"name": {"$regex": "^al"}})
+        with pytest.raises(QueryError, match="took too long"):
+            store.role_find({"$or": [{"name": {"$in": [re.compile("^al")]}}]})
+        assert limits == [None, 500, 500]
+    finally:
+        store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from bson import ObjectId
 from bson.regex import Regex
 
 from core4flask.store import QueryError, new_id
-from core4flask.store.query import match, sort_docs, to_mongo_query, validate_query
+from core4flask.store.query import match, sort_docs, to_mongo_query, uses_regex, validate_query
 from tests.test_store import BACKENDS, T0, make_role, open_backend
 
 
@@ -125,6 +126,63 @@ def test_role_queries_outside_the_safe_subset_are_rejected(store, people, query)
         store.role_find(query)
     with pytest.raises(QueryError):
         store.role_count(query)
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ({"name": {"$regex": "(a+)+$"}}, "nests quantifiers"),
+        ({"name": {"$regex": "^(?:a*)*b"}}, "nests quantifiers"),
+        ({"name": {"$regex": "(.*a){20}"}}, "nests quantifiers"),
+        ({"name": {"$regex": "((ab?)+)x"}}, "nests quantifiers"),
+        ({"name": {"$in": [re.compile("(\\w+\\s?)+$")]}}, "nests quantifiers"),
+        ({"$or": [{"email": {"$regex": "(?=(a+)+)b"}}]}, "nests quantifiers"),
+        ({"name": {"$regex": "(a|aa)+$"}}, "alternation"),
+        ({"realname": {"$regex": "^(foo|bar)*$", "$options": "i"}}, "alternation"),
+        ({"name": {"$regex": "(a)\\1"}}, "backreferences"),
+        ({"name": {"$regex": "(?P<x>a)(?P=x)"}}, "backreferences"),
+        ({"name": {"$regex": "(a)?(?(1)b|c)"}}, "backreferences"),
+        ({"name": {"$regex": "a" * 513}}, "longer than 512"),
+    ],
+)
+def test_backtracking_regexes_are_refused_alike_by_every_backend(store, people, query, reason):
+    for call in (store.role_find, store.role_count):
+        with pytest.raises(QueryError, match=reason):
+            call(query)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"name": {"$regex": "^li(e|s)"}}, ["liese", "lieselotte", "lisa"]),
+        ({"name": {"$regex": "^(li)+[es]+a?$"}}, ["liese", "lisa"]),
+        (
+            {"name": {"$regex": "^[A-Z]+$", "$options": "i"}},
+            ["admin", "liese", "lieselotte", "lisa", "norealname", "team"],
+        ),
+        ({"email": {"$regex": "^\\w+@example\\.com$"}}, ["admin"]),
+        ({"name": {"$regex": "a" * 512}}, []),
+    ],
+)
+def test_regexes_without_nested_repetition_still_work(store, people, query, expected):
+    assert sorted(names(store.role_find(query))) == expected
+    assert store.role_count(query) == len(expected)
+
+
+def test_regexes_past_the_deadline_are_a_query_error():
+    query = validate_query({"$or": [{"name": {"$regex": "^adm"}}, {"name": {"$in": [re.compile("x")]}}]})
+    assert match({"name": "admin"}, query)
+    assert not match({"name": "bob"}, query, time.monotonic() + 5)
+    with pytest.raises(QueryError, match="took too long"):
+        match({"name": "admin"}, query, time.monotonic() - 1)
+    with pytest.raises(QueryError, match="took too long"):
+        match({"name": "bob"}, validate_query({"name": {"$in": [re.compile("x")]}}), time.monotonic() - 1)
+
+
+def test_uses_regex_finds_patterns_anywhere():
+    assert not uses_regex(validate_query({"name": "a", "$or": [{"realname": {"$in": ["b"]}}]}))
+    assert uses_regex(validate_query({"$and": [{"name": "a"}, {"$nor": [{"realname": {"$regex": "b"}}]}]}))
+    assert uses_regex(validate_query({"name": {"$nin": ["a", re.compile("b")]}}))
 
 
 def test_password_is_named_as_the_reason(store, people):

@@ -43,6 +43,32 @@ def test_sqlite_two_processes_write_concurrently(tmp_path):
     store.close()
 
 
+def _reserve_many(path: str, barrier, results) -> None:
+    store = SQLiteStore(path)
+    store.setup()
+    barrier.wait(30)
+    results.put(sum(1 for _ in range(10) if store.throttle_reserve("guessed", 900, 7)))
+    store.close()
+
+
+def test_sqlite_throttle_reserve_is_atomic_across_processes(tmp_path):
+    # gunicorn workers taking login attempts of one pair at the same time
+    path = str(tmp_path / "shared.sqlite3")
+    store = SQLiteStore(path)
+    store.setup()
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(3), context.Queue()
+    workers = [context.Process(target=_reserve_many, args=(path, barrier, results)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    granted = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(10)
+    assert sum(granted) == 7
+    assert store.throttle_count("guessed", 900) == 7
+    store.close()
+
+
 def _insert_in_child(store: SQLiteStore) -> None:
     store.role_insert(make_role("from-child"))
 

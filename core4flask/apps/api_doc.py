@@ -2,7 +2,10 @@
 
 Both describe every container and rule of this application: each resource
 with its full routing regexes (roots included) and the docstrings of the
-HTTP methods it answers go through :func:`~.openapi.build_openapi`.
+HTTP methods it answers go through :func:`~.openapi.build_openapi`. That
+lists protected handlers too, so both are protected like any other standard
+endpoint: a matching ``api://`` permission (``api://core4flask`` grants all)
+or ``cop``.
 """
 
 from __future__ import annotations
@@ -66,7 +69,6 @@ class OpenApiHandler(CoreRequestHandler):
         the OpenAPI document (not wrapped in an envelope)
     """
 
-    protected = False
     title = "OpenAPI document"
     author = "core4flask"
     icon = "mdi-api"
@@ -86,7 +88,6 @@ class ApiReferenceHandler(CoreRequestHandler):
         GET /api - the API reference page (HTML)
     """
 
-    protected = False
     title = "API reference"
     author = "core4flask"
     icon = "mdi-book-open-variant"

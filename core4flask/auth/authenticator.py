@@ -288,14 +288,17 @@ class Authenticator:
         return self._verified(handler, name, password) is not None
 
     def _verified(self, handler: Any, name: str, password: Any) -> dict[str, Any] | None:
-        """The document of user ``name`` if ``password`` is right (throttled)."""
-        address = handler.request.remote_addr
-        self.throttle.check(name, address)
+        """The document of user ``name`` if ``password`` is right (throttled).
+
+        The attempt is counted before the slow verification: concurrent
+        guesses cannot all pass a check that only sees finished failures.
+        """
+        attempt = self.throttle.reserve(name, handler.request.remote_addr)
         doc = self._store().role_by_name(name)
         if not self._password_matches(doc, password):
-            self.throttle.failed(name, address)
+            attempt.failed()
             return None
-        self.throttle.succeeded(name, address)
+        attempt.succeeded()
         return dict(doc or {})
 
     def _password_login(self, handler: Any, username: str, password: str) -> AuthUser | None:

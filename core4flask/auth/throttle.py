@@ -1,13 +1,17 @@
 """Failed-login throttling per (username, client address), shared via the store.
 
 Every password check (login endpoint, Basic auth, ``username``/``password``
-arguments, the profile's ``current_passwd``) asks :meth:`LoginThrottle.check`
-first. Failures are counted in the store (``throttle_hit``), so every worker
-process and every server sharing the store sees them. The failure that
-reaches ``api.login.max_failures`` within ``api.login.window`` seconds locks
-the pair for ``api.login.backoff`` seconds: every attempt then gets 429 with
-``Retry-After``, even with the right password. A successful login clears the
-failures. ``max_failures: 0`` switches throttling off.
+arguments, the profile's ``current_passwd``) starts with
+:meth:`LoginThrottle.reserve`, which counts the attempt in the store
+*before* the password is verified (``throttle_reserve``, atomic across
+workers and servers). A pair may have at most ``api.login.max_failures``
+attempts counted within ``api.login.window`` seconds, whether they are still
+being verified or have failed, so concurrent requests cannot slip more
+guesses past the limit than sequential ones. A success gives the allowance
+back. The failure that uses up the allowance locks the pair for
+``api.login.backoff`` seconds: every attempt then gets 429 with
+``Retry-After``, even with the right password. ``max_failures: 0`` switches
+throttling off.
 """
 
 from __future__ import annotations
@@ -16,18 +20,38 @@ import datetime
 import hashlib
 import math
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 from ..errors import HTTPError
 
-__all__ = ["LOCK_NAMESPACE", "LoginThrottle"]
+__all__ = ["LOCK_NAMESPACE", "LoginAttempt", "LoginThrottle"]
 
 #: key-value namespace of the current lock-outs
 LOCK_NAMESPACE = "auth.lockout"
 
 
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """One counted password check; report its outcome with :meth:`failed` or :meth:`succeeded`."""
+
+    throttle: LoginThrottle
+    #: the counter key of the (username, address) pair; None when throttling is off
+    key: str | None = None
+
+    def failed(self) -> None:
+        """The password was wrong: the attempt stays counted; lock the pair when it used up the allowance."""
+        if self.key is not None:
+            self.throttle._failed(self.key)
+
+    def succeeded(self) -> None:
+        """The password was right: forget the pair's counted attempts."""
+        if self.key is not None:
+            self.throttle._succeeded(self.key)
+
+
 class LoginThrottle:
-    """Counts failed password checks and locks out guessing clients."""
+    """Counts password checks and locks out guessing clients."""
 
     def __init__(self, store: Callable[[], Any], *, max_failures: int, window: float, backoff: float) -> None:
         self._store = store
@@ -46,37 +70,59 @@ class LoginThrottle:
 
     def check(self, username: str, address: str | None) -> None:
         """Raise 429 with ``Retry-After`` while the pair is locked out."""
+        if self.max_failures > 0:
+            self._check_lock(self._store(), self.key(username, address))
+
+    def reserve(self, username: str, address: str | None) -> LoginAttempt:
+        """Count a password check before it runs; raise 429 if the pair may not try now.
+
+        The caller verifies the password only after this returned, and then
+        reports the outcome on the returned attempt.
+        """
         if self.max_failures <= 0:
-            return
+            return LoginAttempt(self)
         store = self._store()
-        until = store.kv_get(LOCK_NAMESPACE, self.key(username, address))
-        if not isinstance(until, datetime.datetime):
-            return
-        remaining = (until - store.now()).total_seconds()
-        if remaining <= 0:
-            return
+        key = self.key(username, address)
+        # a cheap read first: a locked-out client causes no writes
+        self._check_lock(store, key)
+        attempt = store.throttle_reserve(key, self.window, self.max_failures)
+        if attempt is None:
+            # the allowance is taken by failures or by checks still running;
+            # those are about to lock the pair for the back-off
+            self._refuse(self.backoff)
+        try:
+            # the pair may have been locked (and its count cleared) between the
+            # first read and the reservation: look again before verifying
+            self._check_lock(store, key)
+        except HTTPError:
+            store.throttle_release(key, attempt)
+            raise
+        return LoginAttempt(self, key)
+
+    def _failed(self, key: str) -> None:
+        store = self._store()
+        if store.throttle_count(key, self.window) >= self.max_failures:
+            until = store.now() + datetime.timedelta(seconds=self.backoff)
+            store.kv_set(LOCK_NAMESPACE, key, until, expires=until)
+            # the lock stands for the spent allowance: when it ends, the pair
+            # starts afresh after exactly the back-off, whatever the window
+            store.throttle_clear(key)
+
+    def _succeeded(self, key: str) -> None:
+        self._store().throttle_clear(key)
+
+    def _check_lock(self, store: Any, key: str) -> None:
+        until = store.kv_get(LOCK_NAMESPACE, key)
+        if isinstance(until, datetime.datetime):
+            remaining = (until - store.now()).total_seconds()
+            if remaining > 0:
+                self._refuse(remaining)
+
+    @staticmethod
+    def _refuse(remaining: float) -> NoReturn:
         seconds = max(1, math.ceil(remaining))
         raise HTTPError(
             429,
             f"too many failed logins, try again in {seconds} seconds",
             headers={"Retry-After": str(seconds)},
         )
-
-    def failed(self, username: str, address: str | None) -> None:
-        """Count a failure; lock the pair out when it is one too many."""
-        if self.max_failures <= 0:
-            return
-        store = self._store()
-        key = self.key(username, address)
-        if store.throttle_hit(key, self.window) >= self.max_failures:
-            until = store.now() + datetime.timedelta(seconds=self.backoff)
-            store.kv_set(LOCK_NAMESPACE, key, until, expires=until)
-
-    def succeeded(self, username: str, address: str | None) -> None:
-        """Forget the failures of the pair after a successful login."""
-        if self.max_failures <= 0:
-            return
-        store = self._store()
-        key = self.key(username, address)
-        if store.throttle_count(key, self.window):
-            store.throttle_clear(key)

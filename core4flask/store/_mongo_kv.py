@@ -110,6 +110,32 @@ class MongoThrottle(MongoBase):
         return collection.count_documents({"key": key, "at": {"$gt": now - span}})
 
     @guarded
+    def throttle_reserve(self, key: str, window: float, limit: int) -> str | None:
+        """Record an attempt unless ``limit`` are recorded within ``window`` seconds.
+
+        Insert first, count second, withdraw when over the limit: of the
+        attempts that stay, the last to count saw all the others, so however
+        callers interleave no more than ``limit`` stay (a race may refuse
+        more than needed, never fewer). One document per attempt keeps the
+        window sliding, as :meth:`throttle_hit` does.
+        """
+        now = self.now()
+        span = timedelta(seconds=window)
+        collection = self._db()[THROTTLE]
+        collection.delete_many({"expires": {"$lte": now}})
+        attempt = collection.insert_one({"key": key, "at": now, "expires": now + span}).inserted_id
+        if collection.count_documents({"key": key, "at": {"$gt": now - span}}) <= limit:
+            return str(attempt)
+        collection.delete_one({"_id": attempt})
+        return None
+
+    @guarded
+    def throttle_release(self, key: str, attempt: str) -> None:
+        """Forget one recorded attempt."""
+        if bson.ObjectId.is_valid(attempt):
+            self._db()[THROTTLE].delete_one({"_id": bson.ObjectId(attempt), "key": key})
+
+    @guarded
     def throttle_count(self, key: str, window: float) -> int:
         """Count failures of ``key`` within ``window`` seconds."""
         cutoff = self.now() - timedelta(seconds=window)

@@ -101,6 +101,33 @@ class SQLiteThrottle(SQLiteBase):
             ).fetchone()
         return row[0]
 
+    def throttle_reserve(self, key: str, window: float, limit: int) -> str | None:
+        """Record an attempt unless ``limit`` are recorded within ``window`` seconds.
+
+        Counting and recording happen in one ``BEGIN IMMEDIATE`` transaction,
+        which holds the file's write lock: racing processes take turns.
+        """
+        now = to_ms(self.now())
+        span = int(window * 1000)
+        with self._write() as conn:
+            conn.execute("DELETE FROM throttle WHERE expires <= ?", (now,))
+            (count,) = conn.execute(
+                "SELECT COUNT(*) FROM throttle WHERE key = ? AND at > ?", (key, now - span)
+            ).fetchone()
+            if count >= limit:
+                return None
+            cursor = conn.execute("INSERT INTO throttle (key, at, expires) VALUES (?, ?, ?)", (key, now, now + span))
+        # the time makes the id unique even if SQLite reuses the rowid of a deleted row
+        return f"{cursor.lastrowid}-{now}"
+
+    def throttle_release(self, key: str, attempt: str) -> None:
+        """Forget one recorded attempt."""
+        rowid, _, at = attempt.partition("-")
+        if not (rowid.isdigit() and at.isdigit()):
+            return
+        with self._write() as conn:
+            conn.execute("DELETE FROM throttle WHERE rowid = ? AND key = ? AND at = ?", (int(rowid), key, int(at)))
+
     def throttle_count(self, key: str, window: float) -> int:
         """Count failures of ``key`` within ``window`` seconds."""
         cutoff = to_ms(self.now()) - int(window * 1000)

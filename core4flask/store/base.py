@@ -243,7 +243,25 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def throttle_hit(self, key: str, window: float) -> int:
-        """Record one failure for ``key`` now; return failures in the last ``window`` s."""
+        """Record one failure for ``key`` now; return failures in the last ``window`` s.
+
+        Unconditional: a login throttle uses :meth:`throttle_reserve`, which
+        counts an attempt before its password is checked.
+        """
+
+    @abc.abstractmethod
+    def throttle_reserve(self, key: str, window: float, limit: int) -> str | None:
+        """Record one attempt for ``key`` unless ``limit`` are recorded in the last ``window`` s.
+
+        Returns the id of the recorded attempt, or None (nothing recorded)
+        when the limit is reached. Atomic across threads, processes and
+        servers: however many callers race, at most ``limit`` attempts are
+        recorded within any window (until :meth:`throttle_clear`).
+        """
+
+    @abc.abstractmethod
+    def throttle_release(self, key: str, attempt: str) -> None:
+        """Forget one attempt recorded by :meth:`throttle_reserve` (no-op if gone)."""
 
     @abc.abstractmethod
     def throttle_count(self, key: str, window: float) -> int:

@@ -17,14 +17,16 @@ quickly, and the driver reconnects by itself when the server is back.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bson import ObjectId
 from pymongo import ASCENDING, MongoClient
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, ExecutionTimeout
 
 from ._mongo_base import HANDLER as HANDLER
 from ._mongo_base import KV as KV
@@ -38,7 +40,7 @@ from ._mongo_kv import MongoKeyValue, MongoThrottle
 from ._mongo_registry import MongoRegistry
 from ._process import ProcessHandle
 from .base import DuplicateKey, check_role_doc, check_role_fields, normalize_id, order_by_ids
-from .query import to_mongo_query
+from .query import REGEX_TIME_LIMIT, QueryError, to_mongo_query, uses_regex
 
 #: the database used when neither the URL nor the caller names one
 DEFAULT_DATABASE = "core4"
@@ -72,6 +74,22 @@ def _from_mongo(value: Any) -> Any:
     if isinstance(value, list):
         return [_from_mongo(item) for item in value]
     return value
+
+
+@contextmanager
+def _regex_time_limit(criteria: dict) -> Iterator[int | None]:
+    """The server time (ms) a role query with client regexes may take, None without.
+
+    MongoDB runs the regexes itself, out of reach of :func:`.query.match`'s
+    deadline; running over is the query's fault (400), not the server's (503).
+    """
+    if not uses_regex(criteria):
+        yield None
+        return
+    try:
+        yield math.ceil(REGEX_TIME_LIMIT * 1000)
+    except ExecutionTimeout:
+        raise QueryError(f"the filter's regular expressions took too long (over {REGEX_TIME_LIMIT} s)") from None
 
 
 def _exact_ci(field: str, value: str) -> dict:
@@ -232,12 +250,17 @@ class MongoStore(MongoKeyValue, MongoThrottle, MongoRegistry):
         cursor = self._db()[ROLE].find(to_mongo_query(criteria), _ROLE_PROJECTION).sort(keys).skip(skip)
         if limit:
             cursor = cursor.limit(limit)
-        return [_from_mongo(doc) for doc in cursor]
+        with _regex_time_limit(criteria) as max_time_ms:
+            if max_time_ms:
+                cursor = cursor.max_time_ms(max_time_ms)
+            return [_from_mongo(doc) for doc in cursor]
 
     @guarded
     def _role_count(self, criteria: dict) -> int:
         """Return how many roles match a validated query."""
-        return self._db()[ROLE].count_documents(to_mongo_query(criteria))
+        with _regex_time_limit(criteria) as max_time_ms:
+            options = {"maxTimeMS": max_time_ms} if max_time_ms else {}
+            return self._db()[ROLE].count_documents(to_mongo_query(criteria), **options)
 
     def _role_change(self, _id: str, etag: str | None, fields: dict, unset: Iterable[str]) -> bool:
         fields, removed = check_role_fields(fields, unset)

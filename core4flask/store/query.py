@@ -11,6 +11,14 @@ Supported: implicit equality (against a list field it means "contains"),
 of ``i``, ``m``, ``s``) and ``$and $or $nor``. Compiled ``re`` patterns are
 accepted where MongoDB accepts regular expressions (as a value and inside
 ``$in``/``$nin``).
+
+Regular expressions come from clients, so they are bounded: at most
+:data:`MAX_REGEX_LENGTH` characters, no backreferences, and no quantifier or
+alternation inside a repeated part (``(a+)+``, ``(a|ab)*``), the shapes that
+backtrack exponentially. Both backends refuse the same patterns. What is left
+(say ``.*.*.*x``, polynomial) is cut off by time: :func:`match` evaluates
+with the ``regex`` package under a deadline (:data:`REGEX_TIME_LIMIT` for one
+query) and MongoDB gets ``maxTimeMS``; running over is a :class:`QueryError`.
 """
 
 from __future__ import annotations
@@ -18,10 +26,14 @@ from __future__ import annotations
 import functools
 import operator
 import re
+import re._constants as _sre
+import re._parser as _sre_parse
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+import regex
 from bson import ObjectId
 from bson.regex import Regex
 
@@ -39,6 +51,13 @@ _COMPARISONS = frozenset(_COMPARE)
 _FIELD_OPERATORS = frozenset(("$eq", "$ne", "$in", "$nin", "$exists", "$regex", "$options")) | _COMPARISONS
 _OPTION_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 _SCALARS = (str, int, float, bool, datetime)
+
+#: longest regular expression a query may carry
+MAX_REGEX_LENGTH = 512
+#: seconds the regular expressions of one query may take together
+REGEX_TIME_LIMIT = 0.5
+
+_REPEATS = frozenset((_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT))
 
 
 class QueryError(ValueError):
@@ -202,19 +221,86 @@ def regex_options(flags: int) -> str:
     return "".join(letter for letter, flag in _OPTION_FLAGS.items() if flags & flag)
 
 
+_ALLOWED_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL
+
+
 def _pattern_flags(flags: int) -> int:
-    allowed = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.UNICODE
-    if flags & ~allowed:
+    if flags & ~(_ALLOWED_FLAGS | re.UNICODE):
         raise QueryError("regular expressions may use the flags i, m and s only")
-    return flags & (re.IGNORECASE | re.MULTILINE | re.DOTALL)
+    return flags & _ALLOWED_FLAGS
 
 
 @functools.lru_cache(maxsize=256)
 def _compile(pattern: str, flags: int) -> re.Pattern:
+    if len(pattern) > MAX_REGEX_LENGTH:
+        raise QueryError(f"regular expression longer than {MAX_REGEX_LENGTH} characters")
     try:
-        return re.compile(pattern, flags)
-    except re.error as exc:
+        compiled = re.compile(pattern, flags)
+        problem = _backtracking_risk(_sre_parse.parse(pattern, flags), repeated=False)
+        _bounded(pattern, flags)
+    except (re.error, regex.error) as exc:
         raise QueryError(f"invalid regular expression {pattern!r}: {exc}") from None
+    if problem:
+        raise QueryError(f"regular expression {pattern!r} refused: {problem}")
+    return compiled
+
+
+def _backtracking_risk(parsed: Any, *, repeated: bool) -> str | None:
+    """Why matching a parsed pattern may backtrack exponentially, or None.
+
+    ``repeated`` tells whether ``parsed`` sits inside a repeated part.
+    """
+    for op, arg in parsed:
+        if op in (_sre.GROUPREF, _sre.GROUPREF_EXISTS):
+            return "backreferences are not supported"
+        if op in _REPEATS:
+            if repeated:
+                return "it nests quantifiers, as in (a+)+, which can take exponential time"
+            # an optional part (at most once) does not repeat what it holds
+            problem = _backtracking_risk(arg[2], repeated=arg[1] > 1)
+        elif op == _sre.BRANCH:
+            if repeated:
+                return "it repeats an alternation, as in (a|ab)+, which can take exponential time"
+            problem = _first_risk(arg[1], repeated=repeated)
+        elif op == _sre.SUBPATTERN:
+            problem = _backtracking_risk(arg[3], repeated=repeated)
+        elif op in (_sre.ASSERT, _sre.ASSERT_NOT):
+            problem = _backtracking_risk(arg[1], repeated=repeated)
+        elif op == _sre.ATOMIC_GROUP:
+            problem = _backtracking_risk(arg, repeated=repeated)
+        else:
+            problem = None
+        if problem:
+            return problem
+    return None
+
+
+def _first_risk(branches: Iterable[Any], *, repeated: bool) -> str | None:
+    return next((p for p in (_backtracking_risk(b, repeated=repeated) for b in branches) if p), None)
+
+
+@functools.lru_cache(maxsize=256)
+def _bounded(pattern: str, flags: int) -> regex.Pattern:
+    """The pattern for evaluation: the ``regex`` package can stop a match after a timeout."""
+    return regex.compile(pattern, flags)
+
+
+def uses_regex(query: dict) -> bool:
+    """Whether a validated query contains a regular expression."""
+    for key, value in query.items():
+        if key in _LOGICAL:
+            if any(uses_regex(part) for part in value):
+                return True
+        elif "$regex" in value or any(
+            isinstance(item, re.Pattern) for op in ("$in", "$nin") for item in value.get(op, ())
+        ):
+            return True
+    return False
+
+
+def regex_deadline() -> float:
+    """The :func:`time.monotonic` time by which a query's regular expressions must be done."""
+    return time.monotonic() + REGEX_TIME_LIMIT
 
 
 def to_mongo_query(query: dict) -> dict:
@@ -284,10 +370,10 @@ def _op_eq(value: Any, arg: Any) -> bool:
     return _equal(value, arg)
 
 
-def _op_in(value: Any, args: list) -> bool:
+def _op_in(value: Any, args: list, deadline: float) -> bool:
     for arg in args:
         if isinstance(arg, re.Pattern):
-            if _regex_matches(value, arg):
+            if _regex_matches(value, arg.pattern, arg.flags & _ALLOWED_FLAGS, deadline):
                 return True
         elif _op_eq(value, arg):
             return True
@@ -302,20 +388,34 @@ def _op_compare(value: Any, op: str, arg: Any) -> bool:
     return any(_bracket(item) == bracket and compare(item, arg) for item in _candidates(value))
 
 
-def _regex_matches(value: Any, pattern: re.Pattern) -> bool:
-    return any(isinstance(item, str) and pattern.search(item) is not None for item in _candidates(value))
+def _regex_matches(value: Any, pattern: str, flags: int, deadline: float) -> bool:
+    compiled = _bounded(pattern, flags)
+    for item in _candidates(value):
+        if not isinstance(item, str):
+            continue
+        remaining = deadline - time.monotonic()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            if compiled.search(item, timeout=remaining) is not None:
+                return True
+        except TimeoutError:
+            raise QueryError(
+                f"regular expression {pattern!r} took too long (over {REGEX_TIME_LIMIT} s for the query)"
+            ) from None
+    return False
 
 
-def _condition_matches(value: Any, condition: dict) -> bool:
+def _condition_matches(value: Any, condition: dict, deadline: float) -> bool:
     for op, arg in condition.items():
         if op == "$eq":
             ok = _op_eq(value, arg)
         elif op == "$ne":
             ok = not _op_eq(value, arg)
         elif op == "$in":
-            ok = _op_in(value, arg)
+            ok = _op_in(value, arg, deadline)
         elif op == "$nin":
-            ok = not _op_in(value, arg)
+            ok = not _op_in(value, arg, deadline)
         elif op in _COMPARISONS:
             ok = _op_compare(value, op, arg)
         elif op == "$exists":
@@ -324,7 +424,7 @@ def _condition_matches(value: Any, condition: dict) -> bool:
             flags = 0
             for letter in condition.get("$options", ""):
                 flags |= _OPTION_FLAGS[letter]
-            ok = _regex_matches(value, _compile(arg, flags))
+            ok = _regex_matches(value, arg, flags, deadline)
         else:  # $options, read together with $regex
             ok = True
         if not ok:
@@ -332,17 +432,24 @@ def _condition_matches(value: Any, condition: dict) -> bool:
     return True
 
 
-def match(doc: Mapping[str, Any], query: dict) -> bool:
-    """Return whether ``doc`` satisfies a query returned by :func:`validate_query`."""
+def match(doc: Mapping[str, Any], query: dict, deadline: float | None = None) -> bool:
+    """Return whether ``doc`` satisfies a query returned by :func:`validate_query`.
+
+    Regular expressions must be done by ``deadline`` (:func:`time.monotonic`
+    time; default: :data:`REGEX_TIME_LIMIT` from now), else :class:`QueryError`.
+    Pass one :func:`regex_deadline` for all documents of a query.
+    """
+    if deadline is None:
+        deadline = regex_deadline()
     for key, value in query.items():
         if key == "$and":
-            ok = all(match(doc, part) for part in value)
+            ok = all(match(doc, part, deadline) for part in value)
         elif key == "$or":
-            ok = any(match(doc, part) for part in value)
+            ok = any(match(doc, part, deadline) for part in value)
         elif key == "$nor":
-            ok = not any(match(doc, part) for part in value)
+            ok = not any(match(doc, part, deadline) for part in value)
         else:
-            ok = _condition_matches(doc.get(key, MISSING), value)
+            ok = _condition_matches(doc.get(key, MISSING), value, deadline)
         if not ok:
             return False
     return True

@@ -31,7 +31,7 @@ from .base import (
     normalize_id,
     order_by_ids,
 )
-from .query import match, sort_docs
+from .query import match, regex_deadline, sort_docs
 
 #: bumped when the schema below changes
 SCHEMA_VERSION = 1
@@ -211,12 +211,14 @@ class SQLiteStore(SQLiteKeyValue, SQLiteThrottle, SQLiteRegistry):
 
     def _role_find(self, criteria: dict, sort: str, order: int, skip: int, limit: int | None) -> list[dict]:
         """Return matching roles, sorted and sliced in Python."""
-        docs = sort_docs([doc for doc in self._role_all() if match(doc, criteria)], sort, order)
+        deadline = regex_deadline()
+        docs = sort_docs([doc for doc in self._role_all() if match(doc, criteria, deadline)], sort, order)
         return docs[skip : None if limit is None else skip + limit]
 
     def _role_count(self, criteria: dict) -> int:
         """Return how many roles match a validated query."""
-        return sum(1 for doc in self._role_all() if match(doc, criteria))
+        deadline = regex_deadline()
+        return sum(1 for doc in self._role_all() if match(doc, criteria, deadline))
 
     def _role_change(self, _id: str, etag: str | None, fields: dict, unset: Iterable[str]) -> bool:
         fields, removed = check_role_fields(fields, unset)
