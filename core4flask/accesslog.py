@@ -46,12 +46,18 @@ class AccessHandler(logging.StreamHandler):
     same message without building a ``LogRecord`` (a noticeable part of a
     small request's cost).
 
-    In a gevent worker, the lines of the requests that finish in one turn of
-    the event loop go out in a single write when the loop turns: one system
-    call for many requests instead of one each. Elsewhere every line is
-    written at once. :meth:`flush` (also run by ``logging`` at exit) writes
-    what is pending.
+    In a gevent worker, lines are collected and go out together at most
+    :attr:`BATCH_SECONDS` after the first of them (or once :attr:`BATCH_LINES`
+    are waiting): one locked write for hundreds of requests instead of one
+    each, which under load cost as much as the rest of the line. Elsewhere
+    every line is written at once. :meth:`flush` (also run by ``logging`` at
+    exit, and by a stopping worker) writes what is pending.
     """
+
+    #: longest a line waits in a gevent worker, seconds
+    BATCH_SECONDS = 0.1
+    #: lines that are written at once, however young
+    BATCH_LINES = 512
 
     #: the format ``emit`` uses; ``write_line`` reproduces it
     FORMAT = "%(asctime)s %(message)s"
@@ -63,6 +69,7 @@ class AccessHandler(logging.StreamHandler):
         self._second: int | None = None
         self._stamp = ""
         self._pending: list[str] = []
+        self._timer: Any = None
 
     def takes_lines(self) -> bool:
         """True while ``write_line`` gives the same output as ``emit`` would."""
@@ -81,9 +88,13 @@ class AccessHandler(logging.StreamHandler):
         if loop is None:
             self._write(text)
             return
-        self._pending.append(text)
-        if len(self._pending) == 1:
-            loop.run_callback(self._write_pending)
+        pending = self._pending
+        pending.append(text)
+        if len(pending) == 1:
+            self._timer = timer = loop.timer(self.BATCH_SECONDS)
+            timer.start(self._write_pending)
+        elif len(pending) >= self.BATCH_LINES:
+            self._write_pending()
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write an ordinary record, after the lines still pending."""
@@ -96,6 +107,9 @@ class AccessHandler(logging.StreamHandler):
         super().flush()
 
     def _write_pending(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.close()
         pending = self._pending
         if pending:
             self._pending = []

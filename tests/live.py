@@ -79,8 +79,8 @@ class LiveServer:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def output_with(self, text: str, timeout: float = 5.0) -> str:
-        """The output once it contains ``text`` (access lines follow their response
-        by one turn of the event loop); what there is after ``timeout`` otherwise."""
+        """The output once it contains ``text`` (a gevent worker writes access lines
+        in batches, up to 0.1 s after the response); what there is after ``timeout`` otherwise."""
         deadline = time.monotonic() + timeout
         output = self.output()
         while text not in output and time.monotonic() < deadline:

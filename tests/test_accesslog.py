@@ -132,21 +132,41 @@ def test_lines_outside_gevent_are_written_at_once():
     assert [line.split(" ", 2)[2] for line in stream.lines()] == ["first", "second"]
 
 
-def test_lines_of_one_loop_turn_go_out_in_one_write():
+def test_lines_of_a_moment_go_out_in_one_write():
+    """Under gevent lines wait for the batch, across loop turns, then go out together."""
     gevent = pytest.importorskip("gevent")
     stream = RecordingStream()
     handler = AccessHandler(stream)
-    seen_before_turn: list[int] = []
+    handler.BATCH_SECONDS = 0.05
+    seen: list[int] = []
 
     def request(number):
         handler.write_line(f"request {number}")
-        seen_before_turn.append(len(stream.writes))
+        gevent.sleep(0)  # as gunicorn's post_request does after every request
+        seen.append(len(stream.writes))
 
     gevent.joinall([gevent.spawn(request, n) for n in range(5)])
-    gevent.sleep(0)
-    assert seen_before_turn == [0] * 5
+    assert seen == [0] * 5
+    gevent.sleep(0.2)
     assert len(stream.writes) == 1
     assert [line.split(" ", 2)[2] for line in stream.lines()] == [f"request {n}" for n in range(5)]
+
+
+def test_a_full_batch_is_written_without_waiting():
+    gevent = pytest.importorskip("gevent")
+    stream = RecordingStream()
+    handler = AccessHandler(stream)
+    handler.BATCH_SECONDS = 60.0
+    handler.BATCH_LINES = 3
+
+    def requests():
+        for number in range(7):
+            handler.write_line(f"request {number}")
+
+    gevent.spawn(requests).join()
+    assert [len(text.splitlines()) for text in stream.writes] == [3, 3]
+    handler.flush()
+    assert len(stream.lines()) == 7
 
 
 def test_pending_lines_come_before_later_records_and_on_flush():
