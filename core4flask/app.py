@@ -23,7 +23,7 @@ from . import accesslog
 from ._malloc import return_large_blocks
 from ._pid import current_pid
 from .config import ConfigDict, load_config
-from .container import ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
+from .container import ROUTE_METHODS, ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
 from .errors import HTTPError, error_response
 from .response import Core4Response
 
@@ -58,6 +58,8 @@ class Core4:
         self.resources: dict[str, Resource] = {}
         #: the registered containers, in registration order
         self.containers: list[ContainerApp] = []
+        #: static rules of fixed container paths: (path, endpoint, serving container)
+        self._fixed_routes: list[tuple[str, str, ContainerApp]] = []
         #: the authenticator (see core4flask.auth); None until installed
         self.auth: Any = None
         #: rules every container gets after its own (e.g. ``<root>/login``)
@@ -119,9 +121,43 @@ class Core4:
             self.app.register_blueprint(prepared.blueprint())
             self.containers.append(prepared)
             mounted.append(prepared)
+            self._route_fixed_paths(prepared)
         if self.standard_api and mounted:
             self._register_standard_api()
         return mounted
+
+    def _route_fixed_paths(self, prepared: ContainerApp) -> None:
+        """Static werkzeug rules for the container's fixed paths (``/test``, ``/login``).
+
+        werkzeug matches a container's catch-all rule (a converter spanning
+        segments) with a regular expression, and under gunicorn that was the
+        largest part of what core4flask's routing costs over a plain Flask
+        route; a static rule is found at the price of a plain route. It only
+        saves werkzeug's search: the dispatcher still picks the handler by the
+        container's rules, in order. So a static rule is added only where
+        werkzeug hands the path to this container anyway, and a container
+        mounted later with a deeper root takes over the fixed paths below it
+        (as its catch-all would have). A Flask route added later for the very
+        same path comes second to the container's.
+        """
+        assert self.app is not None
+        adapter = self.app.url_map.bind("localhost")
+        catch_all = f"{prepared.blueprint_name}.rest"
+        for index, path in enumerate(prepared.fixed_paths()):
+            try:
+                endpoint = adapter.match(path, "GET")[0]
+            except HTTPException:  # not found, redirect: werkzeug would not route it here
+                continue
+            if endpoint != catch_all:
+                continue
+            fixed = f"{prepared.blueprint_name}.fixed{index}"
+            options = {"methods": ROUTE_METHODS, "provide_automatic_options": False, "merge_slashes": False}
+            self.app.add_url_rule(path, fixed, prepared.dispatch, **options)
+            self._fixed_routes.append((path, fixed, prepared))
+        for number, (path, endpoint, owner) in enumerate(self._fixed_routes):
+            if owner is not prepared and prepared.covers(path) and len(prepared.root) > len(owner.root):
+                self.app.view_functions[endpoint] = prepared.dispatch
+                self._fixed_routes[number] = (path, endpoint, prepared)
 
     def _register_standard_api(self) -> None:
         from .server import CoreApiServer
@@ -134,7 +170,10 @@ class Core4:
     def finish_response(self, request: flask.Request, response: WerkzeugResponse, started: float) -> WerkzeugResponse:
         """CORS headers and the access-log line of a finished request."""
         headers = response.headers
-        has_origin, has_token = _cors_relevant(headers)
+        if getattr(response, "entity_headers_only", False):
+            has_origin = has_token = False  # nothing but what Core4Response.finished set
+        else:
+            has_origin, has_token = _cors_relevant(headers)
         if not has_origin:
             cors = self._cors_token_headers if has_token else self._cors_headers
             # Flask keeps a Core4Response only while it is an app.response_class

@@ -39,6 +39,8 @@ PAGE_PATTERN = re.compile(r"/_info/(card|help|enter)/([0-9a-f]{32})")
 ASSET_PATTERN = re.compile(r"/_asset/(default|project)/(.+?)/(.*)")
 #: What the static file handler's pattern gets appended.
 STATIC_SUFFIX = r"(?:/(.*))?$"
+#: Characters that make a pattern more than one fixed path (regular expression or werkzeug rule syntax).
+_NOT_FIXED = re.compile(r"[.^$*+?{}\[\]\\|()<>]")
 
 
 class SetupError(Exception):
@@ -238,10 +240,22 @@ class ContainerApp:
                 raise SetupError(f"rule pattern [{pattern}] of [{self.qual_name}] is invalid: {exc}") from None
             self.routes.append(Route(regex, pattern, resource, name))
 
+    @property
+    def blueprint_name(self) -> str:
+        """The name of this container's Blueprint."""
+        return self.qual_name.replace(".", "_") + (f"_{abs(hash(self.root))}" if self.root else "_root")
+
+    def fixed_paths(self) -> list[str]:
+        """Full paths of the rules that match one path only (no pattern syntax in them)."""
+        return [self.root + r.source for r in self.routes if r.source and not _NOT_FIXED.search(r.source)]
+
+    def covers(self, path: str) -> bool:
+        """Whether ``path`` lies below this container's root (on a segment boundary)."""
+        return not self.root or path == self.root or path.startswith(self.root + "/")
+
     def blueprint(self) -> Blueprint:
         """The Blueprint serving this container at its root."""
-        name = self.qual_name.replace(".", "_") + (f"_{abs(hash(self.root))}" if self.root else "_root")
-        blueprint = Blueprint(name, self.container.__module__, url_prefix=self.root or None)
+        blueprint = Blueprint(self.blueprint_name, self.container.__module__, url_prefix=self.root or None)
         options = {"methods": ROUTE_METHODS, "provide_automatic_options": False, "merge_slashes": False}
         blueprint.add_url_rule("" if self.root else "/", "root", self.dispatch, defaults={"rest": ""}, **options)
         blueprint.add_url_rule("/<c4rest:rest>", "rest", self.dispatch, **options)
@@ -273,7 +287,7 @@ class ContainerApp:
         still served.
         """
         raw = raw_path(environ)
-        if raw is not None and raw != path and raw.startswith(self.root):
+        if raw is not None and "%" in raw and raw.startswith(self.root):
             found = self._match(raw[len(self.root) :])
             if found is not None:
                 route, match = found

@@ -40,6 +40,8 @@ class Core4Response(flask.Response):
     extra_headers: tuple[tuple[str, str], ...] = ()
     #: the body list :meth:`finished` made; sent directly while still in place
     _finished_body: list[bytes] | None = None
+    #: True while the only headers are the type and length :meth:`finished` set
+    entity_headers_only: bool = False
 
     @classmethod
     def finished(cls, body: bytes, status: int, content_type: str) -> Core4Response:
@@ -56,6 +58,7 @@ class Core4Response(flask.Response):
         response.direct_passthrough = False
         response._on_close = []
         response.response = response._finished_body = [body]
+        response.entity_headers_only = True
         return response
 
     def __call__(self, environ: Any, start_response: Any) -> Any:
@@ -290,11 +293,13 @@ class ResponseMixin:
                     self.finish()
                 body = self._body if self._body is not None else b""
                 response = Core4Response.finished(body, self._status, self._content_type or JSON_TYPE)
-        for key, value in self._headers or ():
-            if key.lower() == "set-cookie":
-                response.headers.add(key, value)
-            else:
-                response.headers[key] = value
+        if self._headers:
+            response.entity_headers_only = False
+            for key, value in self._headers:
+                if key.lower() == "set-cookie":
+                    response.headers.add(key, value)
+                else:
+                    response.headers[key] = value
         return response
 
     @staticmethod

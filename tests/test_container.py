@@ -495,3 +495,49 @@ def test_disabled_containers_are_not_served(tmp_path):
 
     client = make_client(tmp_path, Disabled)
     assert client.get("/disabled/x").status_code == 404
+
+
+# -- fixed paths as static werkzeug rules ------------------------------------------------------
+
+
+def test_fixed_paths_become_static_rules_without_changing_the_rule_order(tmp_path):
+    app = make_app(tmp_path, RouteContainer)
+    static = {rule.rule for rule in app.url_map.iter_rules() if ".fixed" in rule.endpoint}
+    assert {"/test/plain", "/test/first/special", "/test/_info", "/test/login"} <= static
+    assert not any("(" in rule or "\\" in rule for rule in static)
+    client = app.test_client()
+    # /first/(.*) comes before /first/special: the static rule does not change that
+    assert data(client, "/test/first/special")["handler"] == "EchoHandler"
+    assert data(client, "/test/plain")["handler"] == "EchoHandler"
+
+
+class Outer(CoreApiContainer):
+    root = "/outer"
+    rules = [(r"/deep/x", OtherHandler), (r"/deep/y", OtherHandler), (r"/z", OtherHandler)]
+
+
+class Inner(CoreApiContainer):
+    root = "/outer/deep"
+    rules = [(r"/x", EchoHandler)]
+
+
+@pytest.mark.parametrize("order", [(Outer, Inner), (Inner, Outer)])
+def test_a_deeper_root_serves_the_fixed_paths_below_it_in_any_order(tmp_path, order):
+    """As with catch-all rules alone: the container with the deepest root gets the path."""
+    client = make_client(tmp_path, *order)
+    assert data(client, "/outer/deep/x")["handler"] == "EchoHandler"
+    assert client.get("/outer/deep/y").status_code == 404  # below /outer/deep: Inner's, which has no /y
+    assert data(client, "/outer/z")["handler"] == "OtherHandler"
+
+
+def test_a_flask_route_registered_first_keeps_its_path(tmp_path):
+    import flask
+
+    from core4flask import Core4
+
+    app = flask.Flask("mixed", instance_path=str(tmp_path))
+    app.add_url_rule("/test/plain", "own", lambda: "flask's own")
+    Core4(app, RouteContainer)
+    client = app.test_client()
+    assert client.get("/test/plain").get_data(as_text=True) == "flask's own"
+    assert data(client, "/test/three")["title"] == "three"
