@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.ext
 
 from .paths import project_root, resolve_folder
 
@@ -17,6 +19,54 @@ PACKAGE_STATIC = Path(__file__).with_name("static")
 
 _environments: dict[tuple[str, bool], jinja2.Environment] = {}
 _lock = threading.Lock()
+
+#: A block tag ``{% name args %}`` (with Jinja's whitespace control marks).
+_TAG = re.compile(r"\{%(?P<open>[-+]?)\s*(?P<name>\w+)(?P<args>.*?)(?P<close>[-+]?)%\}", re.DOTALL)
+#: Jinja tags that open a block closed by ``end<name>`` (``set`` only without ``=``).
+_BLOCK_TAGS = frozenset(("if", "for", "block", "macro", "call", "filter", "with", "set", "trans"))
+
+
+def tornado_ends(source: str) -> str:
+    """Template source with Tornado's ``{% end %}`` spelled as Jinja's ``{% endif %}``,
+    ``{% endfor %}``, ``{% endblock %}``... for the block it closes.
+
+    core4 templates use Tornado's syntax, whose blocks all close with
+    ``{% end %}``; everything else they commonly use (``{{ expr }}``,
+    ``{% if %}``/``{% elif %}``/``{% else %}``, ``{% for %}``, ``{% block %}``,
+    ``{% extends %}``, ``{% include %}``, ``{% set x = ... %}``) reads the
+    same in Jinja. A template that never says ``{% end %}`` is unchanged.
+    """
+    if "end" not in source:
+        return source
+    opened: list[str] = []
+    parts: list[str] = []
+    copied = 0
+    tag = _TAG.search(source)
+    while tag is not None:
+        name, args, resume = tag["name"], tag["args"], tag.end()
+        if name == "raw" and not args.strip():
+            # Jinja's raw block: nothing in it is a tag
+            closing = re.compile(r"\{%[-+]?\s*endraw\s*[-+]?%\}").search(source, resume)
+            resume = closing.end() if closing else len(source)
+        elif name in _BLOCK_TAGS and not (name == "set" and "=" in args):
+            opened.append(name)
+        elif name.startswith("end") and name != "end":
+            if opened and opened[-1] == name[3:]:
+                opened.pop()
+        elif name == "end" and opened:
+            parts.append(source[copied : tag.start()])
+            parts.append(f"{{%{tag['open']} end{opened.pop()} {tag['close']}%}}")
+            copied = resume
+        tag = _TAG.search(source, resume)
+    parts.append(source[copied:])
+    return "".join(parts)
+
+
+class TornadoEnds(jinja2.ext.Extension):
+    """Reads Tornado's ``{% end %}`` in templates (see :func:`tornado_ends`)."""
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        return tornado_ends(source)
 
 
 def environment(folder: Path, *, auto_reload: bool = False) -> jinja2.Environment:
@@ -35,6 +85,7 @@ def environment(folder: Path, *, auto_reload: bool = False) -> jinja2.Environmen
                     autoescape=jinja2.select_autoescape(default_for_string=True, default=True),
                     auto_reload=auto_reload,
                     undefined=jinja2.StrictUndefined,
+                    extensions=[TornadoEnds],
                 )
                 _environments[key] = env
     return env

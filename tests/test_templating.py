@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core4flask import CoreApiContainer, CoreRequestHandler
-from core4flask.templating import package_environment, split_template_name
+from core4flask.templating import package_environment, split_template_name, tornado_ends
 from demo.seed import TemplateHandler
 from tests.fixtures import make_client
 from tests.fixtures.project.handlers import HERE, FoldersHandler, PageHandler, ProjectContainer
@@ -139,6 +139,38 @@ def test_render_string_and_namespace_overrides(tmp_path):
 
     body = make_client(tmp_path, Container).get("/s/x").json
     assert body["data"] == {"text": "child of given says w"}
+
+
+@pytest.mark.parametrize(
+    ("tornado", "jinja"),
+    [
+        ("{% if a %}x{% elif b %}y{% else %}z{% end %}", "{% if a %}x{% elif b %}y{% else %}z{% endif %}"),
+        ("{% for x in xs %}{% if x %}x{% end %}{% end %}", "{% for x in xs %}{% if x %}x{% endif %}{% endfor %}"),
+        ("{%- block b -%}{%- end -%}", "{%- block b -%}{%- endblock -%}"),
+        ("{% set y %}v{% end %}{% set z = 1 %}", "{% set y %}v{% endset %}{% set z = 1 %}"),
+        ("{% if a %}{% for b in c %}{% endfor %}{% end %}", "{% if a %}{% for b in c %}{% endfor %}{% endif %}"),
+        ("{% if q %}{% raw %}{% end %}{% endraw %}{% end %}", "{% if q %}{% raw %}{% end %}{% endraw %}{% endif %}"),
+        ("<p>{{ title }}</p>", "<p>{{ title }}</p>"),
+    ],
+)
+def test_tornado_ends_become_jinja_ends(tornado, jinja):
+    assert tornado_ends(tornado) == jinja
+
+
+def test_a_template_in_tornado_syntax_renders(tmp_path):
+    class TornadoHandler(PageHandler):
+        template_path = "fixtures/project/templates"
+
+        def get(self):
+            self.render("tornado.html", title="cities", cities=["Munich", "", "<Hamburg>"])
+
+    class Container(CoreApiContainer):
+        root = "/t"
+        rules = [("/x", TornadoHandler)]
+
+    page = make_client(tmp_path, Container).get("/t/x").get_data(as_text=True)
+    assert "<h1>cities</h1>" in page
+    assert "<ul><li>Munich</li><li>-</li><li>&lt;Hamburg&gt;</li></ul>" in page
 
 
 def test_class_attributes_give_the_folders(client):
