@@ -251,6 +251,21 @@ def test_card_for_json_clients_is_the_bare_meta(client: Any, app: Any) -> None:
     assert client.get(f"/first/_info/card/{rsc(app, NoArgCard)}").json["custom_card"] is True
 
 
+def test_card_and_help_meta_are_the_info_entry_updated_with_the_page(client: Any, app: Any) -> None:
+    """core4's shape: the registry entry (endpoint URLs, version, dates, the new
+    tag) updated with the resource's own args, description, pattern, links."""
+    card = client.get(f"/first/_info/card/{rsc(app, Documented)}").json
+    assert card["endpoint"] == ["http://localhost/first", "http://localhost/second"]  # mounted in both
+    assert {"version", "created_at", "started_at"} <= set(card)
+    assert card["started_at"] is not None and card["created_at"] is not None
+    assert "new" in card["tag"]
+    assert card["help_url"] == f"/first/_info/help/{rsc(app, Documented)}"
+    assert card["pattern"][0] == {"regex": "/first/sales", "name": None}
+    help_meta = client.get(f"/first/_info/help/{rsc(app, Documented)}").json["data"]
+    assert help_meta["endpoint"] == card["endpoint"]
+    assert help_meta["description"].startswith("Sales per region.")
+
+
 def test_custom_cards_replace_the_default(client: Any, app: Any) -> None:
     no_arg = client.get(f"/first/_info/card/{rsc(app, NoArgCard)}", headers=HTML)
     assert no_arg.status_code == 200

@@ -90,7 +90,7 @@ def serve_page(handler: CoreRequestHandler, mode: str) -> Any:
         if explicit:
             return flask.redirect(explicit, 302)
         return handler.enter()
-    meta = safe_meta(resource)
+    meta = with_registry_entry(handler, safe_meta(resource))
     wants_json = handler.wanted_type() == "json"
     if mode == "card":
         if wants_json:
@@ -100,6 +100,42 @@ def serve_page(handler: CoreRequestHandler, mode: str) -> Any:
         handler.reply(meta)
         return None
     return render_help(handler, meta)
+
+
+#: What a card or help page takes from the resource itself rather than from its
+#: registry entry (core4: the entry, updated with these).
+PAGE_OWN_FIELDS = (
+    "args",
+    "description",
+    "description_html",
+    "description_error",
+    "icon",
+    "pattern",
+    "container",
+    "card_url",
+    "enter_url",
+    "help_url",
+    "method",
+)
+
+
+def with_registry_entry(handler: CoreRequestHandler, meta: dict[str, Any]) -> dict[str, Any]:
+    """core4's card and help meta: the resource's ``_info`` entry (every server's
+    ``endpoint`` URLs, ``version``, ``created_at``, ``started_at``, the ``new``
+    tag), updated with the page's own fields. Without the store, the resource's
+    own meta alone."""
+    from .registry import live_entries
+
+    try:
+        entries = live_entries(handler._ext, handler.request.host_url)
+    except Exception:  # noqa: BLE001 - a page without the registry still shows its resource
+        return meta
+    entry = next((e for e in entries if e.get("rsc_id") == meta.get("rsc_id")), None)
+    if entry is None:
+        return meta
+    merged = {**meta, **entry}
+    merged.update({name: meta[name] for name in PAGE_OWN_FIELDS if name in meta})
+    return merged
 
 
 def safe_meta(resource: Resource) -> dict[str, Any]:
