@@ -67,12 +67,19 @@ def keep_running_loop_per_greenlet() -> None:
     if getattr(hub, _HOOKED_ATTRIBUTE, False):
         return
     previous: Callable[[str, Any], None] | None = None
+    running, make_running = asyncio._get_running_loop, asyncio._set_running_loop
 
+    # it runs on every switch of the worker: a greenlet holds a loop only while
+    # it is switched out with one running, so most switches touch nothing
     def switch_running_loop(event: str, args: Any) -> None:
         if event == "switch" or event == "throw":
             origin, target = args
-            setattr(origin, _LOOP_ATTRIBUTE, asyncio._get_running_loop())
-            asyncio._set_running_loop(getattr(target, _LOOP_ATTRIBUTE, None))
+            loop = running()
+            if loop is not None:
+                origin.__dict__[_LOOP_ATTRIBUTE] = loop
+            resumed = target.__dict__.pop(_LOOP_ATTRIBUTE, None)
+            if resumed is not loop:
+                make_running(resumed)
         if previous is not None:
             previous(event, args)
 
