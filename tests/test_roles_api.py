@@ -137,6 +137,25 @@ def test_filters(client, admin):
     assert count("") == 6
 
 
+def test_role_filters_take_the_names_records_show(client, admin):
+    analysts = create(client, admin, name="analysts", perm=["api://demo"])
+    make_user(client, admin, "joe", roles=["analysts"])
+    make_user(client, admin, "ann", roles=["analysts"])
+    make_user(client, admin, "bob")
+
+    def names(filter_value):
+        response = client.get(ROLES, query_string={"filter": json.dumps(filter_value)}, headers=admin)
+        assert response.status_code == 200, response.get_json()
+        return sorted(item["name"] for item in response.get_json()["data"])
+
+    assert names({"role": "analysts"}) == ["ann", "joe"]
+    assert names({"role": {"$in": ["analysts"]}}) == ["ann", "joe"]
+    assert "joe" not in names({"role": {"$nin": ["analysts"]}})
+    assert names({"$and": [{"role": "analysts"}, {"name": "joe"}]}) == ["joe"]
+    assert names({"role": analysts["_id"]}) == ["ann", "joe"]  # ids, as core4 filtered
+    assert create(client, admin, name="eve", role=["analysts"])["role"] == ["analysts"]  # what records show
+
+
 def test_free_text_search_matches_email(client, admin):
     make_user(client, admin, "mailer")
     body = client.get(ROLES, query_string={"filter": "MAILER@EXAMPLE"}, headers=admin).get_json()

@@ -218,7 +218,7 @@ class RoleService:
         """Return the records matching ``query`` (see :mod:`core4flask.store.query`)."""
         try:
             sort, order = validate_sort(sort, order)
-            docs = self.store.role_find(query, sort=sort, order=order, skip=skip, limit=limit)
+            docs = self.store.role_find(self._role_names_as_ids(query), sort=sort, order=order, skip=skip, limit=limit)
         except QueryError as exc:
             raise RoleInvalid(f"invalid filter or sort: {exc}") from None
         return self.records(docs)
@@ -226,9 +226,39 @@ class RoleService:
     def count(self, query: dict | None = None) -> int:
         """Return how many documents match ``query``."""
         try:
-            return self.store.role_count(query)
+            return self.store.role_count(self._role_names_as_ids(query))
         except QueryError as exc:
             raise RoleInvalid(f"invalid filter: {exc}") from None
+
+    def _role_names_as_ids(self, query: Any) -> Any:
+        """``query`` with role names under ``role`` replaced by the roles' ids.
+
+        Records show a user's roles by name, the documents keep their ids: a
+        client filters by what it was shown (ids still work, as in core4).
+        """
+        if isinstance(query, list):
+            return [self._role_names_as_ids(part) for part in query]
+        if not isinstance(query, dict):
+            return query
+        result: dict[str, Any] = {}
+        for key, value in query.items():
+            if key == "role":
+                value = self._role_value_ids(value)
+            elif key in ("$and", "$or", "$nor"):
+                value = self._role_names_as_ids(value)
+            result[key] = value
+        return result
+
+    def _role_value_ids(self, value: Any) -> Any:
+        if isinstance(value, str):
+            doc = self.store.role_by_name(value)
+            return doc["_id"] if doc is not None else value
+        if isinstance(value, list):
+            return [self._role_value_ids(item) if isinstance(item, str) else item for item in value]
+        if isinstance(value, dict):
+            comparing = ("$eq", "$ne", "$in", "$nin", "$all")
+            return {op: self._role_value_ids(item) if op in comparing else item for op, item in value.items()}
+        return value
 
     def distinct_names(self) -> list[str]:
         """Return every user and role name, sorted."""
