@@ -360,3 +360,36 @@ def test_secret_never_appears_in_responses_or_logs(tmp_path, caplog, capsys):
     for needle in (SECRET, key.hex(), base64.urlsafe_b64encode(key).decode().rstrip("=")):
         assert needle not in seen
     assert "hans" not in caplog.text
+
+
+# -- inside an application with its own flask-jwt-extended -------------------------------------------
+
+
+def test_a_host_applications_own_jwt_setup_is_left_alone(tmp_path):
+    import flask
+    import jwt as pyjwt
+    from flask_jwt_extended import JWTManager, create_access_token, get_jwt_identity, jwt_required
+
+    from core4flask import Core4
+
+    host = flask.Flask("host", instance_path=str(tmp_path))
+    host.config.update(JWT_SECRET_KEY="host-secret-" + "x" * 32, JWT_ALGORITHM="HS256", JWT_TOKEN_LOCATION=["headers"])
+    JWTManager(host)
+
+    @host.get("/hostme")
+    @jwt_required()
+    def hostme():
+        return {"me": get_jwt_identity()}
+
+    with host.app_context():
+        host_token = create_access_token(identity="host-user")
+    Core4(host, ArgsServer, config={"api": {"admin_password": "hans", "token": {"secret": SECRET}}})
+    host.extensions["core4flask"].prepare_serving()
+    client = host.test_client()
+
+    assert host.config["JWT_ALGORITHM"] == "HS256"
+    assert client.get("/hostme", headers=bearer(host_token)).json == {"me": "host-user"}
+    core4_token = login_token(client)
+    assert pyjwt.get_unverified_header(core4_token)["alg"] == "HS512"
+    assert client.get("/args/test", headers=bearer(core4_token)).json["data"]["user"] == "admin"
+    assert client.get("/args/test", headers=bearer(host_token)).status_code == 401

@@ -168,6 +168,8 @@ class Authenticator:
         self._lock = threading.Lock()
         self._dummy_hash: str | None = None
         self._changes: ChangeSignal | None = None
+        #: False where the host application configured flask-jwt-extended itself
+        self.tokens_through_extension = True
 
     def _store(self) -> Any:
         return self._ext.store
@@ -186,7 +188,9 @@ class Authenticator:
             if self._ready_pid == pid:
                 return
             secret = resolve_secret(self._ext.config, self._store)
-            self._tokens = TokenService(signing_key(secret, self.algorithm), self.algorithm)
+            self._tokens = TokenService(
+                signing_key(secret, self.algorithm), self.algorithm, through_extension=self.tokens_through_extension
+            )
             self._users.clear()
             self._revocations = RevocationView(self.cache_ttl, self.expiration)
             self._changes = ChangeSignal(self._instance_path())

@@ -47,12 +47,17 @@ def prepare(ext: Any) -> None:
         log.warning("the store is not reachable; serving 503 until it is", exc_info=True)
 
 
-def configure_jwt(app: Any, auth: Authenticator) -> JWTManager:
+def configure_jwt(app: Any, auth: Authenticator) -> JWTManager | None:
     """Set up flask-jwt-extended on ``app`` to make and accept core4flask tokens.
 
     Its own decorators (``@jwt_required()``) then accept the session tokens
-    too, with the same key, algorithm and revocation list.
+    too, with the same key, algorithm and revocation list. An application
+    that set up flask-jwt-extended itself keeps its configuration, its
+    loaders and its tokens: core4flask then makes its tokens with PyJWT.
     """
+    if "flask-jwt-extended" in app.extensions:
+        auth.tokens_through_extension = False
+        return None
     app.config.update(
         JWT_ALGORITHM=auth.algorithm,
         JWT_DECODE_ALGORITHMS=[auth.algorithm],

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import functools
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -55,9 +56,13 @@ class TokenService:
         *,
         cache_size: int = 4096,
         clock: Callable[[], float] = time.time,
+        through_extension: bool = True,
     ) -> None:
         #: the signing key (never log it)
         self.key = key
+        #: tokens are made by flask-jwt-extended (False: the host application
+        #: configures flask-jwt-extended for its own tokens; PyJWT makes ours)
+        self.through_extension = through_extension
         #: the only algorithm accepted
         self.algorithm = algorithm
         self._algorithms = [algorithm]
@@ -73,8 +78,23 @@ class TokenService:
         """A new token for ``subject`` with extra ``claims``, valid ``lifetime`` s.
 
         Made by flask-jwt-extended's ``create_access_token`` (needs an
-        application context with the JWTManager :func:`~.setup.install` set up).
+        application context with the JWTManager :func:`~.setup.install` set
+        up); in an application whose own flask-jwt-extended setup is left
+        alone, PyJWT writes the same claims with this service's key.
         """
+        if not self.through_extension:
+            now = int(self._clock())
+            payload = {
+                "fresh": False,
+                "iat": now,
+                "nbf": now,
+                "jti": uuid.uuid4().hex,
+                "type": "access",
+                "sub": subject,
+                "exp": now + max(1, int(lifetime)),
+                **claims,
+            }
+            return jwt.encode(payload, self.key, algorithm=self.algorithm)
         from flask_jwt_extended import create_access_token
 
         return create_access_token(
