@@ -73,22 +73,29 @@ class Core4Response(flask.Response):
         ):
             return super().__call__(environ, start_response)
         headers = self.headers._list
+        extra = self.extra_headers
         for name, _ in headers:
-            if len(name) >= 8 and name.lower() in _PREPARED_HEADERS:
-                return super().__call__(environ, start_response)
-        start_response(self._status, [*headers, *self.extra_headers] if self.extra_headers else list(headers))
+            if len(name) >= 8:
+                lowered = name.lower()
+                if lowered in _PREPARED_HEADERS:
+                    return super().__call__(environ, start_response)
+                if lowered == _ORIGIN:
+                    extra = ()  # an after_request hook (flask-cors) answered CORS itself
+        start_response(self._status, [*headers, *extra] if extra else list(headers))
         return body
 
     def get_wsgi_response(self, environ: Any) -> tuple[Any, str, list[tuple[str, str]]]:
         """Werkzeug's WSGI triple with :attr:`extra_headers` appended."""
         app_iter, status, headers = super().get_wsgi_response(environ)
-        if self.extra_headers:
+        if self.extra_headers and not any(name.lower() == _ORIGIN for name, _ in headers):
             headers = [*headers, *self.extra_headers]
         return app_iter, status, headers
 
 
 #: headers werkzeug rewrites (or whose absence it repairs) when it sends a response
 _PREPARED_HEADERS = frozenset(("location", "content-location"))
+#: set by the application itself, it replaces :attr:`Core4Response.extra_headers`
+_ORIGIN = "access-control-allow-origin"
 
 
 @functools.lru_cache(maxsize=128)

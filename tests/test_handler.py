@@ -661,3 +661,26 @@ def test_forms_with_more_fields_than_werkzeugs_default_arrive(tmp_path):
     response = client.post("/body/length", data={**fields, "text": "four"})
     assert response.status_code == 200
     assert response.json["data"] == 4
+
+
+def test_an_applications_own_cors_answer_is_not_doubled(tmp_path):
+    """A host hook (as flask-cors adds) that answers CORS itself replaces core4's headers."""
+    import flask
+
+    from core4flask import Core4
+
+    host = flask.Flask("cors_host", instance_path=str(tmp_path))
+    Core4(host, BodyContainer)
+
+    @host.after_request
+    def own_cors(response):
+        response.headers["Access-Control-Allow-Origin"] = "http://good.example"
+        return response
+
+    client = host.test_client()
+    for response in (client.post("/body/length", data={"text": "abc"}), client.options("/body/length")):
+        assert response.status_code == 200
+        assert response.headers.getlist("Access-Control-Allow-Origin") == ["http://good.example"]
+        assert "Access-Control-Allow-Methods" not in response.headers
+    plain = make_client(tmp_path / "plain", BodyContainer).post("/body/length", data={"text": "abc"})
+    assert plain.headers.getlist("Access-Control-Allow-Origin") == ["*"]
