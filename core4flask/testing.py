@@ -137,8 +137,13 @@ def core4_containers() -> tuple[type, ...]:
 
 @pytest.fixture
 def app(core4_containers: Iterable[type], core4_config: dict[str, Any], tmp_path: Path) -> Iterator[flask.Flask]:
-    """The application under test, on a throw-away SQLite store."""
-    application = create_app(*core4_containers, config=core4_config, instance_path=str(tmp_path / "core4-instance"))
+    """The application under test, on a throw-away SQLite store.
+
+    A ``mongo_url`` from the environment or a local config file is ignored:
+    tests never write users into a real database.
+    """
+    config = {**core4_config, "mongo_url": None}
+    application = create_app(*core4_containers, config=config, instance_path=str(tmp_path / "core4-instance"))
     application.testing = True
     yield application
     store = _ext(application)._store

@@ -98,3 +98,12 @@ def test_configuration_override(pytester):
     pytester.makepyfile(test_override=OVERRIDE_TESTS)
     result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_a_configured_mongo_url_never_reaches_the_tests(pytester, monkeypatch):
+    """The throw-away store stays SQLite, whatever the developer's environment names."""
+    monkeypatch.setenv("CORE4_OPTION_mongo_url", "mongodb://127.0.0.1:1/real_users")
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_reports=TESTS)
+    result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
