@@ -263,12 +263,19 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         accept = request.environ.get("HTTP_ACCEPT", "")
         if request.method != "HEAD" and best_match(accept) == "text/html":
             target = quote(request.full_path if request.query_string else request.path, safe="/")
-            return Redirect(f"{LOGIN_URL}?next={target}")
+            return Redirect(f"{self.login_url()}?next={target}")
         return HTTPError(
             401,
             "login required: send a token or username and password",
             headers={"WWW-Authenticate": 'Bearer realm="core4flask"'},
         )
+
+    def login_url(self) -> str:
+        """Where browsers sign in: the standard API's login page, else this container's."""
+        ext = self._ext
+        if ext is not None and ext.container_of(LOGIN_URL.rsplit("/", 1)[0]) is not None:
+            return LOGIN_URL
+        return f"{self.root}/login"
 
     # -- files ------------------------------------------------------------------------
     def download(self, source: str | os.PathLike[str], filename: str | None = None, chunk_size: int = 1 << 20) -> Done:

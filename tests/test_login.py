@@ -393,3 +393,25 @@ def test_a_host_applications_own_jwt_setup_is_left_alone(tmp_path):
     assert pyjwt.get_unverified_header(core4_token)["alg"] == "HS512"
     assert client.get("/args/test", headers=bearer(core4_token)).json["data"]["user"] == "admin"
     assert client.get("/args/test", headers=bearer(host_token)).status_code == 401
+
+
+def test_without_the_standard_api_browsers_sign_in_at_the_container(tmp_path):
+    import flask
+
+    from core4flask import Core4
+
+    host = flask.Flask("no_standard", instance_path=str(tmp_path))
+    Core4(host, ArgsServer, config={"api": {"admin_password": "hans"}}, standard_api=False)
+    client = host.test_client()
+    response = client.get("/args/test", headers=BROWSER)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/args/login?next=/args/test"
+    page = client.get(response.headers["Location"], headers=BROWSER)
+    assert page.status_code == 200 and "<form" in page.get_data(as_text=True)
+    assert (
+        make_app(tmp_path / "standard")
+        .test_client()
+        .get("/args/test", headers=BROWSER)
+        .headers["Location"]
+        .startswith("/core4/api/v1/login?next=")
+    )

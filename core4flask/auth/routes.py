@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ArgumentParsingError, HTTPError
-from ..handler import LOGIN_URL, CoreRequestHandler
+from ..handler import CoreRequestHandler
 from ..templating import package_environment
 from .credentials import CREDENTIAL_ARGUMENTS
 from .passwords import hash_password
@@ -139,7 +139,7 @@ class LogoutHandler(CoreRequestHandler):
         """Sign out; browsers are sent to the login page."""
         self._ext.auth.logout(self)
         if self.wants_html():
-            self.redirect(LOGIN_URL)
+            self.redirect(self.login_url())
             return None
         return "OK"
 
