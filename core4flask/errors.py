@@ -15,7 +15,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from flask import Response, current_app, has_request_context, redirect, request
+from flask import Response, current_app, got_request_exception, has_request_context, redirect, request
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
@@ -114,6 +114,7 @@ def error_response(exc: BaseException, handler: CoreRequestHandler | None = None
         code = 500
     if code >= 500 and code != 503:
         log.error("request failed", exc_info=(type(exc), exc, exc.__traceback__))
+        _signal_failure(exc)
     response = render_error(code, text, handler)
     _keep_handler_headers(handler, response)
     if isinstance(exc, HTTPError):
@@ -126,6 +127,14 @@ def error_response(exc: BaseException, handler: CoreRequestHandler | None = None
     if code == 503:
         response.headers.setdefault("Retry-After", "5")
     return response
+
+
+def _signal_failure(exc: BaseException) -> None:
+    """Tell Flask's ``got_request_exception`` receivers (error trackers such as
+    Sentry) about a failure core4flask answers itself, as Flask would."""
+    if has_request_context() and not isinstance(exc, HTTPError | HTTPException):
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        got_request_exception.send(app, _async_wrapper=app.ensure_sync, exception=exc)
 
 
 #: Headers a handler set that its error response still carries: a refreshed

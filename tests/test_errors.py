@@ -431,3 +431,22 @@ def test_plain_http_error_sends_its_message_as_the_error(client, debug_client):
     assert client.get("/err/conflict").json["error"] == (
         "core4flask.errors.HTTPError: HTTP 409: Conflict (this is the ErrorTestHandler)"
     )
+
+
+def test_failures_reach_flasks_got_request_exception_receivers(client):
+    """Error trackers hooked to Flask's signal see what core4flask answers itself."""
+    import flask
+
+    seen: list[BaseException] = []
+
+    def receiver(sender, exception, **_):
+        seen.append(exception)
+
+    flask.got_request_exception.connect(receiver, client.application)
+    try:
+        assert client.get("/err/crash").status_code == 500
+        assert client.get("/err/conflict").status_code == 409
+        assert client.get("/err/store").status_code == 503
+    finally:
+        flask.got_request_exception.disconnect(receiver, client.application)
+    assert [type(exception) for exception in seen] == [ValueError]
