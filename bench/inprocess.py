@@ -3,6 +3,7 @@
     python bench/inprocess.py [--calls 10000] [--rounds 5]
 
 Each round calls every application's WSGI entry point ``--calls`` times
+(the DataFrame scenarios a hundredth of that)
 with a prepared environ and prints the median microseconds per call. No
 sockets and no gunicorn: what remains is the Python work of the frameworks,
 which is what the hot-path work in core4flask targets. The access log goes
@@ -57,13 +58,22 @@ def _start_response(status: str, headers: list, exc_info: Any = None) -> None:
     return None
 
 
-def per_call(app: Callable, path: str, calls: int, authorization: str | None = None) -> float:
+def per_call(
+    app: Callable, path: str, calls: int, authorization: str | None = None, accept: str | None = None
+) -> float:
     """Microseconds per WSGI call of ``app`` for ``path``."""
+
+    def request() -> dict[str, Any]:
+        env = environ(path, authorization)
+        if accept:
+            env["HTTP_ACCEPT"] = accept
+        return env
+
     for _ in range(min(calls, 1000)):
-        b"".join(app(environ(path, authorization), _start_response))
+        b"".join(app(request(), _start_response))
     started = time.perf_counter()
     for _ in range(calls):
-        b"".join(app(environ(path, authorization), _start_response))
+        b"".join(app(request(), _start_response))
     return (time.perf_counter() - started) / calls * 1e6
 
 
@@ -84,22 +94,30 @@ def main(argv: list[str] | None = None) -> int:
         handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
     login = core.test_client().get("/core4/api/v1/login", query_string={"username": "admin", "password": "hans"})
     bearer = "Bearer " + login.json["data"]["token"]
+    frame_calls = max(args.calls // 100, 10)
 
     scenarios: list[tuple[str, Callable[[], float]]] = [
         ("bare Flask jsonify", lambda: per_call(bare, "/bench/hello", args.calls)),
         ("core4flask hello world", lambda: per_call(core, "/bench/hello", args.calls)),
         ("core4flask hello world, no access log", lambda: _without_log(access, core, args.calls)),
         ("core4flask protected hello world", lambda: per_call(core, "/bench/protected", args.calls, bearer)),
+        # the frames: pandas' writers against core4flask's replies (100 times fewer calls)
+        ("bare Flask DataFrame to_json", lambda: per_call(bare, "/bench/frame", frame_calls)),
+        ("core4flask DataFrame as JSON", lambda: per_call(core, "/bench/frame", frame_calls)),
+        ("bare Flask DataFrame to_csv", lambda: per_call(bare, "/bench/frame.csv", frame_calls)),
+        ("core4flask DataFrame as CSV", lambda: per_call(core, "/bench/frame", frame_calls, accept="text/csv")),
     ]
     results: dict[str, list[float]] = {name: [] for name, _ in scenarios}
     for _ in range(args.rounds):
         for name, measure in scenarios:
             results[name].append(measure())
-    baseline = statistics.median(results["bare Flask jsonify"])
-    print(f"{'scenario':40} {'µs/call':>8} {'bare/this':>9}")
+    print(f"{'scenario':40} {'µs/call':>9} {'bare/this':>9}")
+    baseline = 0.0
     for name, values in results.items():
         median = statistics.median(values)
-        print(f"{name:40} {median:8.1f} {baseline / median:9.2f}")
+        if name.startswith("bare"):
+            baseline = median  # each bare line is the baseline of the lines below it
+        print(f"{name:40} {median:9.1f} {baseline / median:9.2f}")
     return 0
 
 
