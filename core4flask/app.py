@@ -99,6 +99,8 @@ class Core4:
 
         install_auth(self)
         install_registry(self)
+        if HTTPException not in app.error_handler_spec[None][None]:
+            app.register_error_handler(HTTPException, _container_error)
 
     # -- containers ------------------------------------------------------------------
     def register(self, *containers: type[CoreApiContainer]) -> list[ContainerApp]:
@@ -315,6 +317,18 @@ def _app_error(exc: HTTPException) -> WerkzeugResponse:
     else:
         response = error_response(exc)
     return ext.finish_response(request, response, started)
+
+
+def _container_error(exc: HTTPException) -> Any:
+    """Routing errors in an application core4flask was added to: below a
+    container's root they answer as the container would (an envelope, 405
+    naming the handler's methods); the application's own paths keep Flask's
+    answer."""
+    ext = flask.current_app.extensions[EXTENSION]
+    path = flask.request.path
+    if any(container.root and container.covers(path) for container in ext.containers):
+        return _app_error(exc)
+    return exc
 
 
 def _unusual_method(ext: Core4, request: flask.Request) -> HTTPError:

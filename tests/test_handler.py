@@ -684,3 +684,20 @@ def test_an_applications_own_cors_answer_is_not_doubled(tmp_path):
         assert "Access-Control-Allow-Methods" not in response.headers
     plain = make_client(tmp_path / "plain", BodyContainer).post("/body/length", data={"text": "abc"})
     assert plain.headers.getlist("Access-Control-Allow-Origin") == ["*"]
+
+
+def test_routing_errors_below_a_container_answer_like_it_in_a_host_app(tmp_path):
+    import flask
+
+    from core4flask import Core4
+
+    host = flask.Flask("errors_host", instance_path=str(tmp_path))
+    Core4(host, BodyContainer)
+    client = host.test_client()
+    unusual = client.open("/body/length", method="PROPFIND")
+    assert unusual.status_code == 405 and unusual.json["code"] == 405
+    assert "POST" in unusual.headers["Allow"]
+    unknown = client.open("/body/nope", method="PROPFIND")
+    assert unknown.status_code == 404 and unknown.json["message"] == "Not Found"
+    own = client.get("/host/nope")
+    assert own.status_code == 404 and own.mimetype == "text/html"  # the host's paths: Flask's own page
