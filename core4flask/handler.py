@@ -37,8 +37,10 @@ if TYPE_CHECKING:
 
 #: HTTP methods a handler class may implement, in documentation order.
 HTTP_METHODS = ("get", "post", "put", "delete", "patch", "options", "head")
-#: Where browsers are sent to sign in.
-LOGIN_URL = "/core4/api/v1/login"
+#: The root of the standard API container.
+STANDARD_ROOT = "/core4/api/v1"
+#: Where browsers are sent to sign in (when the standard API is mounted).
+LOGIN_URL = STANDARD_ROOT + "/login"
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -273,7 +275,7 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
     def login_url(self) -> str:
         """Where browsers sign in: the standard API's login page, else this container's."""
         ext = self._ext
-        if ext is not None and ext.container_of(LOGIN_URL.rsplit("/", 1)[0]) is not None:
+        if ext is not None and ext.container_of(STANDARD_ROOT) is not None:
             return LOGIN_URL
         return f"{self.root}/login"
 
