@@ -26,6 +26,7 @@ from .config import ConfigDict, load_config
 from .container import ROUTE_METHODS, ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
 from .errors import HTTPError, error_response
 from .response import Core4Response
+from .static import guard_flask_static
 
 EXTENSION = "core4flask"
 CORS_HEADERS = "access-control-allow-origin,authorization,content-type"
@@ -292,6 +293,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_MEMORY_SIZE"] = MAX_BODY_SIZE
     app.config["MAX_FORM_PARTS"] = MAX_FORM_PARTS
     ext = Core4(app, config=config, standard_api=False)
+    guard_flask_static(app)
     if standard:
         from .server import standard_containers
 

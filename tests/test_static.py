@@ -168,6 +168,7 @@ class AssetHandler(CoreRequestHandler):
         return {
             "static": self.static_url("logo.txt"),
             "from_root": self.static_url("/fixtures/project/top.txt"),
+            "inside_from_root": self.static_url("/fixtures/project/assets/logo.txt"),
             "default": self.default_static("default.css"),
             "rsc_id": self.rsc_id,
         }
@@ -208,20 +209,34 @@ ADMIN = {"Authorization": "Basic " + base64.b64encode(b"admin:hans").decode()}
 def test_asset_urls_are_served(asset_client):
     data = asset_client.get("/assets/urls").json["data"]
     assert asset_client.get(data["static"]).get_data() == (HERE / "assets" / "logo.txt").read_bytes()
-    assert asset_client.get(data["from_root"], headers=ADMIN).get_data() == (HERE / "top.txt").read_bytes()
+    inside = asset_client.get(data["inside_from_root"])
+    assert inside.status_code == 200
+    assert inside.get_data() == (HERE / "assets" / "logo.txt").read_bytes()
     default = asset_client.get(data["default"])
     assert default.status_code == 200
     assert default.get_data() == (PACKAGE_STATIC / "default.css").read_bytes()
 
 
-def test_project_files_need_a_login_even_for_a_public_handler(asset_client):
-    """Only the static folder a public handler names is public: the project
-    root and the handler's own folder (its source) are not."""
+def test_only_files_below_the_static_path_are_assets(asset_client):
+    """``//path`` is read from the project root but must still lie below the
+    static folder; a handler without a ``static_path`` has no assets at all
+    (its module folder holds its source), not even for a cop."""
     from_root = asset_client.get("/assets/urls").json["data"]["from_root"]
-    assert asset_client.get(from_root).status_code == 401
-    source = asset_client.get("/assets/source").json["data"]["static"].replace("logo.txt", "test_static.py")
-    assert asset_client.get(source).status_code == 401
-    assert asset_client.get(source, headers=ADMIN).status_code == 200
+    for headers in ({}, ADMIN):
+        response = asset_client.get(from_root, headers=headers)
+        assert response.status_code == 404
+        assert response.get_data() != (HERE / "top.txt").read_bytes()
+    source = asset_client.get("/assets/source").json["data"]["static"]
+    for name in ("logo.txt", "test_static.py", "fixtures/project/assets/logo.txt"):
+        for headers in ({}, ADMIN):
+            response = asset_client.get(source.replace("logo.txt", name), headers=headers)
+            assert response.status_code == 404
+            assert b"import" not in response.get_data()
+    base = asset_client.get("/assets/urls").json["data"]["static"].rsplit("/", 1)[0]
+    for escape in ("//fixtures/project/assets/../top.txt", "//../tests/test_static.py", "//", "/"):
+        response = asset_client.get(base + escape, headers=ADMIN)
+        assert response.status_code in (403, 404)
+        assert b"import" not in response.get_data()
 
 
 def test_hidden_files_are_never_assets(asset_client):
