@@ -207,15 +207,15 @@ def test_password_change_elsewhere_revokes_older_tokens(two_workers):
     from core4flask.auth.passwords import hash_password
 
     first, second = two_workers
-    user = create_user(first, "changer", password="old-pw", perm=[WHO_PERM])
-    token = login(first.test_client(), "changer", "old-pw")
+    user = create_user(first, "changer", password="Old-Maple-Trail-21", perm=[WHO_PERM])
+    token = login(first.test_client(), "changer", "Old-Maple-Trail-21")
     client = second.test_client()
     assert client.get(WHO, headers=bearer(token)).status_code == 200
     store = store_of(first)
     doc = store.role_get(user._id)
-    assert store.role_update(user._id, doc["etag"], {"password": hash_password("new-pw"), "etag": new_id()})
+    assert store.role_update(user._id, doc["etag"], {"password": hash_password("New-Cedar-Ridge-34"), "etag": new_id()})
     assert eventually(lambda: client.get(WHO, headers=bearer(token)).status_code == 401)
-    assert client.get(WHO, headers=basic("changer", "new-pw")).status_code == 200
+    assert client.get(WHO, headers=basic("changer", "New-Cedar-Ridge-34")).status_code == 200
 
 
 @pytest.mark.parametrize("change", ["deactivate", "delete", "drop permission", "drop role permission"])
@@ -224,8 +224,8 @@ def test_user_changes_take_effect_on_every_worker(two_workers, change):
     store = store_of(first)
     role_id = new_id()
     store.role_insert({"_id": role_id, "etag": new_id(), "name": "who-role", "perm": [WHO_PERM], "is_active": True})
-    user = create_user(first, "changing", password="pw", perm=[WHO_PERM], role=["who-role"])
-    token = login(first.test_client(), "changing", "pw")
+    user = create_user(first, "changing", password="Quiet-Harbor-83", perm=[WHO_PERM], role=["who-role"])
+    token = login(first.test_client(), "changing", "Quiet-Harbor-83")
     client = second.test_client()
     assert client.get(WHO, headers=bearer(token)).status_code == 200
     doc = store.role_get(user._id)

@@ -64,7 +64,7 @@ def workers(tmp_path):
     return [app.test_client() for app in apps]
 
 
-def new_user(client, name: str, perm: list[str], password: str = "pw") -> tuple[dict, str]:
+def new_user(client, name: str, perm: list[str], password: str = "Quiet-Harbor-83") -> tuple[dict, str]:
     """Create a user through the roles API; return its record and a token."""
     fields = {"name": name, "email": f"{name}@example.com", "passwd": password, "perm": perm}
     created = client.post(ROLES, headers=ADMIN, json=fields)
@@ -107,10 +107,10 @@ def test_roles_api_changes_apply_at_once_on_every_worker(workers, change, status
 def test_password_change_revokes_older_tokens_at_once(workers):
     """Contract: a password change needs the current password and revokes older tokens."""
     first, second = workers
-    _, token = new_user(first, "changer", [WHO_PERM], password="old-pw")
+    _, token = new_user(first, "changer", [WHO_PERM], password="Old-Maple-Trail-21")
     assert second.get(WHO, headers=bearer(token)).status_code == 200
     etag = first.get(PROFILE, headers=bearer(token)).json["data"]["etag"]
-    fields = {"etag": etag, "passwd": "new-pw", "current_passwd": "old-pw"}
+    fields = {"etag": etag, "passwd": "New-Cedar-Ridge-34", "current_passwd": "Old-Maple-Trail-21"}
     changed = first.put(PROFILE, headers=bearer(token), json=fields)
     assert changed.status_code == 200, changed.json
     assert second.get(WHO, headers=bearer(token)).status_code == 401
@@ -183,11 +183,16 @@ def answers_by_worker(server, path: str, **kwargs) -> dict[str, set[int]]:
 
 def test_logout_and_deactivation_over_http_on_both_workers(demo):
     """Contract: logout revokes server-side across workers; deactivated users: 401."""
-    fields = {"name": "e2e", "email": "e2e@example.com", "passwd": "pw", "perm": ["api://demo.seed.TestHandler"]}
+    fields = {
+        "name": "e2e",
+        "email": "e2e@example.com",
+        "passwd": "Quiet-Harbor-83",
+        "perm": ["api://demo.seed.TestHandler"],
+    }
     created = demo.post(ROLES, headers=ADMIN, json=fields)
     assert created.status_code == 200, created.text
     record = created.json()["data"]
-    signin = demo.get(LOGIN, params={"username": "e2e", "password": "pw"})
+    signin = demo.get(LOGIN, params={"username": "e2e", "password": "Quiet-Harbor-83"})
     assert set(map(frozenset, answers_by_worker(demo, "/test-server/test", cookies=signin.cookies).values())) == {
         frozenset({200})
     }
@@ -195,7 +200,7 @@ def test_logout_and_deactivation_over_http_on_both_workers(demo):
     after_logout = answers_by_worker(demo, "/test-server/test", cookies=signin.cookies)
     assert all(statuses == {401} for statuses in after_logout.values()), after_logout
 
-    token = live.login(demo, "e2e", "pw")
+    token = live.login(demo, "e2e", "Quiet-Harbor-83")
     assert all(s == {200} for s in answers_by_worker(demo, "/test-server/test", headers=bearer(token)).values())
     deactivate = {"is_active": False, "etag": record["etag"]}
     answer = demo.request("PUT", f"{ROLES}/{record['_id']}", headers=ADMIN, json=deactivate)

@@ -313,12 +313,12 @@ def test_user_sees_exactly_the_resources_it_may_use(app: Any, client: Any) -> No
         json={
             "name": "reader",
             "email": "reader@example.org",
-            "passwd": "reader-secret-1",
+            "passwd": "Marble-Fjord-Tower-3",
             "perm": ["api://test_info.Alpha/r", "api://test_info.Box"],
         },
     )
     assert created.status_code == 200, created.json
-    reader = login(app.test_client(), "reader", "reader-secret-1")
+    reader = login(app.test_client(), "reader", "Marble-Fjord-Tower-3")
     listing = reader.get("/crate/_info?api=true&per_page=100").json["data"]
     # Alpha (and AlphaUpper: the regex matches from the start) by handler,
     # the static folder by its container test_info.Box
@@ -329,10 +329,10 @@ def test_user_sees_exactly_the_resources_it_may_use(app: Any, client: Any) -> No
     ]
     nobody = client.post(
         "/core4/api/v1/roles",
-        json={"name": "nobody", "email": "nobody@example.org", "passwd": "nobody-secret-1", "perm": []},
+        json={"name": "nobody", "email": "nobody@example.org", "passwd": "Cobalt-Dune-Kettle-4", "perm": []},
     )
     assert nobody.status_code == 200, nobody.json
-    empty = login(app.test_client(), "nobody", "nobody-secret-1").get("/box/_info").json
+    empty = login(app.test_client(), "nobody", "Cobalt-Dune-Kettle-4").get("/box/_info").json
     assert empty["data"] == [] and empty["total_count"] == 0
 
 

@@ -195,8 +195,8 @@ def test_prefixes_and_substrings_of_a_name_do_not_match(client):
 
 @pytest.mark.parametrize("name", ["x.*", "[a", "a+b", "(x)", "a|admin", "$^", "a\\d"])
 def test_names_with_regex_metacharacters_log_in_as_themselves(app, client, name):
-    create_user(app, name, password="pw-" + name)
-    response = client.get(LOGIN, query_string={"username": name, "password": "pw-" + name})
+    create_user(app, name, password="Staple-Orbit-River-9")
+    response = client.get(LOGIN, query_string={"username": name, "password": "Staple-Orbit-River-9"})
     assert response.status_code == 200
     profile = app.test_client().get(PROFILE, headers=bearer(response.json["data"]["token"]))
     assert profile.json["data"]["name"] == name
@@ -227,8 +227,8 @@ def test_wrong_password_in_a_json_body_with_or_without_content_type(client):
 
 
 def test_inactive_users_cannot_log_in(app, client):
-    create_user(app, "sleeper", password="pw", is_active=False)
-    assert client.get(LOGIN + "?username=sleeper&password=pw").status_code == 401
+    create_user(app, "sleeper", password="Quiet-Harbor-83", is_active=False)
+    assert client.get(LOGIN + "?username=sleeper&password=Quiet-Harbor-83").status_code == 401
 
 
 def test_unauthenticated_head_is_401_and_browsers_are_sent_to_the_login_page(client):
@@ -241,13 +241,13 @@ def test_unauthenticated_head_is_401_and_browsers_are_sent_to_the_login_page(cli
 
 
 def test_valid_user_without_permission_is_403(app, client):
-    nobody = create_user(app, "nobody", password="pw")
-    assert client.get("/args/test", headers=basic("nobody", "pw")).status_code == 403
-    allowed = create_user(app, "allowed", password="pw", perm=[f"api://{ArgsHandler.qual_name()}"])
-    assert client.get("/args/test", headers=basic(allowed.name, "pw")).status_code == 200
-    readonly = create_user(app, "readonly", password="pw", perm=[f"api://{ArgsHandler.qual_name()}/r"])
-    assert client.get("/args/test", headers=basic(readonly.name, "pw")).status_code == 200
-    assert client.post("/args/test", headers=basic(readonly.name, "pw")).status_code == 403
+    nobody = create_user(app, "nobody", password="Quiet-Harbor-83")
+    assert client.get("/args/test", headers=basic("nobody", "Quiet-Harbor-83")).status_code == 403
+    allowed = create_user(app, "allowed", password="Quiet-Harbor-83", perm=[f"api://{ArgsHandler.qual_name()}"])
+    assert client.get("/args/test", headers=basic(allowed.name, "Quiet-Harbor-83")).status_code == 200
+    readonly = create_user(app, "readonly", password="Quiet-Harbor-83", perm=[f"api://{ArgsHandler.qual_name()}/r"])
+    assert client.get("/args/test", headers=basic(readonly.name, "Quiet-Harbor-83")).status_code == 200
+    assert client.post("/args/test", headers=basic(readonly.name, "Quiet-Harbor-83")).status_code == 403
     assert nobody.name == "nobody"
 
 
@@ -342,12 +342,12 @@ def test_secret_never_appears_in_responses_or_logs(tmp_path, caplog, capsys):
     client = app.test_client()
     key = signing_key(SECRET, "HS512")
     token = login_token(client)
-    user = create_user(app, "limited", password="pw")
+    user = create_user(app, "limited", password="Quiet-Harbor-83")
     responses = [
         client.get(LOGIN + "?username=admin&password=wrong"),
         client.get("/args/test", headers=bearer(token[:-3] + "abc")),
         client.get("/args/test", headers=bearer(token)),
-        client.get("/args/test", headers=basic("limited", "pw")),
+        client.get("/args/test", headers=basic("limited", "Quiet-Harbor-83")),
         client.get("/args/nope", headers=bearer(token)),
         client.get(PROFILE, headers=bearer(issue_token(app, user._id))),
         client.get(LOGIN, headers=BROWSER),

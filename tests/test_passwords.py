@@ -311,3 +311,89 @@ def test_serving_processes_give_argon2_memory_back():
     result = subprocess.run([sys.executable, "-c", _RETAINED_SCRIPT], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert float(result.stdout) < 8, f"{result.stdout.strip()} MiB kept after hashing"
+
+
+# -- the password policy (NIST SP 800-63B) ------------------------------------------------------
+
+
+def refused_rule(password, **kwargs):
+    with pytest.raises(passwords.WeakPassword) as caught:
+        passwords.enforce_password_policy(password, **kwargs)
+    assert f"rule [{caught.value.rule}]" in str(caught.value)
+    return caught.value.rule
+
+
+@pytest.mark.parametrize(
+    ("password", "names", "rule"),
+    [
+        ("a", (), "min_length"),
+        ("1", (), "min_length"),
+        ("seven77", (), "min_length"),
+        ("x" * 257, (), "max_length"),
+        ("password", (), "common"),
+        ("PASSWORD1", (), "common"),
+        ("12345678", (), "common"),
+        ("qwertyuiop", (), "common"),
+        ("iloveyou", (), "common"),
+        ("alice-in-chains", ("alice",), "user_name"),
+        ("My-BOB-is-strong", ("Bob",), "user_name"),
+        ("theodora", ("Theodora", None), "user_name"),
+    ],
+)
+def test_policy_refuses_naming_the_rule(password, names, rule):
+    assert refused_rule(password, user_names=names) == rule
+
+
+@pytest.mark.parametrize(
+    ("password", "names"),
+    [
+        ("Lantern-Orbit-4711", ("nobody",)),
+        ("kiwi7rain", ()),
+        ("x" * 256, ()),
+        ("ohne Großbuchstaben und Ziffern", ("anna",)),
+        ("jolly-rancher-fields", ("jo",)),
+        ("        spaces  ", ()),
+    ],
+)
+def test_policy_accepts_any_composition(password, names):
+    passwords.enforce_password_policy(password, user_names=names)
+
+
+def test_policy_lengths_count_code_points_and_follow_the_configuration():
+    policy = passwords.PasswordPolicy.from_config({"api": {"password": {"min_length": 12, "max_length": 64}}})
+    assert (policy.min_length, policy.max_length) == (12, 64)
+    assert refused_rule("Lantern-Orb", policy=policy) == "min_length"
+    passwords.enforce_password_policy("Lantern-Orbi", policy=policy)
+    passwords.enforce_password_policy("ü" * 64, policy=policy)
+    assert refused_rule("ü" * 65, policy=policy) == "max_length"
+    assert passwords.PasswordPolicy.from_config({}) == passwords.PasswordPolicy(8, 256)
+
+
+@pytest.mark.parametrize(("low", "high"), [(7, 256), (1, 256), (8, 63), (100, 64)])
+def test_policy_bounds_cannot_be_configured_away(low, high):
+    with pytest.raises(ValueError, match="min_length"):
+        passwords.PasswordPolicy(low, high)
+
+
+def test_common_passwords_list():
+    common = passwords.common_passwords()
+    # ASVS 6.2.4: at least the 3,000 most common passwords that the length rule lets through
+    assert len(common) >= 3000
+    assert all(len(entry) >= passwords.MIN_LENGTH_FLOOR for entry in common)
+    assert all(entry == entry.casefold() for entry in common)
+    assert {"password", "12345678", "baseball", "trustno1", "1qaz2wsx"} <= common
+    assert passwords.COMMON_PASSWORDS_FILE.stat().st_size < 100_000
+
+
+def test_generated_passwords_pass_the_policy():
+    for _ in range(20):
+        passwords.enforce_password_policy(random_password(), user_names=("admin",))
+
+
+def test_current_policy_is_the_applications(tmp_path):
+    from core4flask import create_app
+
+    app = create_app(config={"api": {"password": {"min_length": 20}}}, instance_path=str(tmp_path))
+    assert passwords.current_password_policy() == passwords.PasswordPolicy()
+    with app.app_context():
+        assert passwords.current_password_policy().min_length == 20

@@ -46,11 +46,13 @@ def user(app):
     for name, perm, roles in (("role-b", ["api://b.x"], []), ("role-a", ["api://a.x"], ["role-b"])):
         ids = [store.role_by_name(r)["_id"] for r in roles]
         store.role_insert({"_id": new_id(), "etag": new_id(), "name": name, "perm": perm, "role": ids})
-    return create_user(app, "pat", password="first-pw", perm=["api://own.x"], role=["role-a"], email="pat@example.com")
+    return create_user(
+        app, "pat", password="First-Amber-Lake-7", perm=["api://own.x"], role=["role-a"], email="pat@example.com"
+    )
 
 
 def test_get_returns_the_own_detail_record(client, user):
-    token = login(client, "pat", "first-pw")
+    token = login(client, "pat", "First-Amber-Lake-7")
     data = client.get(PROFILE, headers=bearer(token)).json["data"]
     assert data["name"] == "pat" and data["_id"] == user._id and data["email"] == "pat@example.com"
     assert data["perm"] == ["api://own.x"]
@@ -62,14 +64,14 @@ def test_get_returns_the_own_detail_record(client, user):
 
 
 def test_get_with_a_password_has_no_token_expiry(client, user):
-    data = client.get(PROFILE, headers=basic("pat", "first-pw")).json["data"]
+    data = client.get(PROFILE, headers=basic("pat", "First-Amber-Lake-7")).json["data"]
     assert data["token_expires"] is None
 
 
 def test_profile_needs_a_login_but_no_permission(app, client):
     assert client.get(PROFILE).status_code == 401
-    bare = create_user(app, "bare", password="pw")
-    assert client.get(PROFILE, headers=basic(bare.name, "pw")).status_code == 200
+    bare = create_user(app, "bare", password="Quiet-Harbor-83")
+    assert client.get(PROFILE, headers=basic(bare.name, "Quiet-Harbor-83")).status_code == 200
 
 
 def etag_of(client, headers):
@@ -77,7 +79,7 @@ def etag_of(client, headers):
 
 
 def test_put_needs_a_current_etag(client, user):
-    headers = basic("pat", "first-pw")
+    headers = basic("pat", "First-Amber-Lake-7")
     missing = client.put(PROFILE, json={"realname": "Pat"}, headers=headers)
     assert missing.status_code == 400 and "Missing argument etag" in missing.json["error"]
     assert client.put(PROFILE, json={"etag": "nope"}, headers=headers).status_code == 400
@@ -86,7 +88,7 @@ def test_put_needs_a_current_etag(client, user):
 
 
 def test_put_changes_realname_and_email(client, user):
-    headers = basic("pat", "first-pw")
+    headers = basic("pat", "First-Amber-Lake-7")
     etag = etag_of(client, headers)
     response = client.put(
         PROFILE, json={"etag": etag, "realname": " Pat Doe ", "email": "PAT@Example.org"}, headers=headers
@@ -101,8 +103,8 @@ def test_put_changes_realname_and_email(client, user):
 
 
 def test_put_refuses_bad_or_taken_email_and_ignores_other_fields(app, client, user):
-    create_user(app, "other", password="pw", email="taken@example.com")
-    headers = basic("pat", "first-pw")
+    create_user(app, "other", password="Quiet-Harbor-83", email="taken@example.com")
+    headers = basic("pat", "First-Amber-Lake-7")
     etag = etag_of(client, headers)
     taken = client.put(PROFILE, json={"etag": etag, "email": "Taken@example.com"}, headers=headers)
     assert taken.status_code == 400 and "mail exists" in taken.json["error"]
@@ -116,22 +118,24 @@ def test_put_refuses_bad_or_taken_email_and_ignores_other_fields(app, client, us
 
 
 def test_password_change_needs_the_current_password(client, user):
-    headers = basic("pat", "first-pw")
+    headers = basic("pat", "First-Amber-Lake-7")
     etag = etag_of(client, headers)
-    missing = client.put(PROFILE, json={"etag": etag, "passwd": "second-pw"}, headers=headers)
+    missing = client.put(PROFILE, json={"etag": etag, "passwd": "Second-Birch-Hill-9"}, headers=headers)
     assert missing.status_code == 400 and "current_passwd" in missing.json["error"]
-    wrong = client.put(PROFILE, json={"etag": etag, "passwd": "second-pw", "current_passwd": "nope"}, headers=headers)
+    wrong = client.put(
+        PROFILE, json={"etag": etag, "passwd": "Second-Birch-Hill-9", "current_passwd": "nope"}, headers=headers
+    )
     assert wrong.status_code == 400 and "current_passwd" in wrong.json["error"]
-    assert client.get(PROFILE, headers=basic("pat", "first-pw")).status_code == 200
+    assert client.get(PROFILE, headers=basic("pat", "First-Amber-Lake-7")).status_code == 200
 
 
 def test_password_change_revokes_older_tokens_and_hands_out_a_new_one(app, client, user):
-    old_token = login(client, "pat", "first-pw")
-    other_session = login(app.test_client(), "pat", "first-pw")
+    old_token = login(client, "pat", "First-Amber-Lake-7")
+    other_session = login(app.test_client(), "pat", "First-Amber-Lake-7")
     etag = etag_of(client, bearer(old_token))
     response = client.put(
         PROFILE,
-        json={"etag": etag, "passwd": "second-pw", "current_passwd": "first-pw"},
+        json={"etag": etag, "passwd": "Second-Birch-Hill-9", "current_passwd": "First-Amber-Lake-7"},
         headers=bearer(old_token),
     )
     assert response.status_code == 200 and "password" not in response.json["data"]
@@ -140,5 +144,5 @@ def test_password_change_revokes_older_tokens_and_hands_out_a_new_one(app, clien
     assert fresh.get(PROFILE, headers=bearer(old_token)).status_code == 401
     assert fresh.get(PROFILE, headers=bearer(other_session)).status_code == 401
     assert fresh.get(PROFILE, headers=bearer(new_token)).status_code == 200
-    assert fresh.get(PROFILE, headers=basic("pat", "first-pw")).status_code == 401
-    assert fresh.get(PROFILE, headers=basic("pat", "second-pw")).status_code == 200
+    assert fresh.get(PROFILE, headers=basic("pat", "First-Amber-Lake-7")).status_code == 401
+    assert fresh.get(PROFILE, headers=basic("pat", "Second-Birch-Hill-9")).status_code == 200

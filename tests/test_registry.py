@@ -410,11 +410,11 @@ def test_user_sees_exactly_the_permitted_mini_apps_across_servers(servers: list[
         json={
             "name": "betty",
             "email": "betty@example.org",
-            "passwd": "betty-secret-1",
+            "passwd": "Amber-Wren-Glacier-6",
             "perm": ["api://registry_server.BetaApp"],
         },
     )
     assert created.status_code == 200, created.text
-    token = live.login(beta, "betty", "betty-secret-1")
+    token = live.login(beta, "betty", "Amber-Wren-Glacier-6")
     assert set(titles_at(alpha, token)) == {"beta app"}
     assert set(titles_at(beta, token)) == {"beta app"}

@@ -10,7 +10,7 @@ from core4flask.roles.validation import (
     validate_role_fields,
 )
 
-USER = {"name": "hans", "email": "hans@example.com", "password": "secret"}
+USER = {"name": "hans", "email": "hans@example.com", "password": "Velvet-Canyon-52"}
 STORED_USER = {
     "_id": "id1",
     "name": "hans",
@@ -52,7 +52,7 @@ def test_create_user_normalises():
         name="hans",
         realname="  Hans Meier ",
         email=" Hans.Meier+Test@Example.COM ",
-        password="secret",
+        password="Velvet-Canyon-52",
         perm=["api://core4flask/r", "app://x", "api://core4flask/r"],
         role=["b", "a", "b"],
         is_active=False,
@@ -61,7 +61,7 @@ def test_create_user_normalises():
         "name": "hans",
         "realname": "Hans Meier",
         "email": "hans.meier+test@example.com",
-        "password": "secret",
+        "password": "Velvet-Canyon-52",
         "perm": ["api://core4flask/r", "app://x"],
         "role": ["a", "b"],
         "is_active": False,
@@ -69,7 +69,7 @@ def test_create_user_normalises():
 
 
 def test_passwords_are_not_stripped_or_hashed():
-    assert create(**{**USER, "password": " s p "})["password"] == " s p "
+    assert create(**{**USER, "password": " s p a c e d  o u t "})["password"] == " s p a c e d  o u t "
 
 
 def test_blank_values_become_none():
@@ -237,8 +237,10 @@ def test_create_user_with_email_only_is_allowed():
 
 
 def test_create_password_without_email_is_refused():
-    assert error_of(create, name="u", password="secret") == ("user role requires email on creation")
-    assert error_of(create, name="u", password="secret", email=" ") == ("user role requires email on creation")
+    assert error_of(create, name="u", password="Velvet-Canyon-52") == ("user role requires email on creation")
+    assert error_of(create, name="u", password="Velvet-Canyon-52", email=" ") == (
+        "user role requires email on creation"
+    )
 
 
 def test_create_blank_password_without_email_is_a_role():
@@ -246,18 +248,18 @@ def test_create_blank_password_without_email_is_a_role():
 
 
 def test_update_must_leave_both_or_neither():
-    assert error_of(update, password="secret") == "user role requires email and password"
+    assert error_of(update, password="Velvet-Canyon-52") == "user role requires email and password"
     assert error_of(update, email="u@example.com") == ("user role requires email and password")
-    assert update(email="u@example.com", password="secret")["email"] == "u@example.com"
+    assert update(email="u@example.com", password="Velvet-Canyon-52")["email"] == "u@example.com"
 
 
 def test_update_considers_the_stored_document():
     assert update(STORED_USER, email="NEW@example.com") == {"email": "new@example.com"}
-    assert update(STORED_USER, password="new")["password"] == "new"
+    assert update(STORED_USER, password="Fresh-Granite-66")["password"] == "Fresh-Granite-66"
     assert error_of(update, STORED_USER, email="") == ("user role requires email and password")
     assert error_of(update, STORED_USER, password=None) == ("user role requires email and password")
     role = {"_id": "r", "name": "r"}
-    assert error_of(update, role, password="secret") == ("user role requires email and password")
+    assert error_of(update, role, password="Velvet-Canyon-52") == ("user role requires email and password")
     assert update(role, perm=["app://x"]) == {"perm": ["app://x"]}
 
 

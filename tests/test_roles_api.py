@@ -55,8 +55,8 @@ def error_of(response, status):
 
 def make_user(client, admin, name, *perms, roles=()):
     email = f"{name}@example.com"
-    record = create(client, admin, name=name, email=email, passwd="pw", perm=list(perms), role=list(roles))
-    return record, login(client, name, "pw")
+    record = create(client, admin, name=name, email=email, passwd="Quiet-Harbor-83", perm=list(perms), role=list(roles))
+    return record, login(client, name, "Quiet-Harbor-83")
 
 
 def no_passwords(body) -> None:
@@ -199,12 +199,12 @@ def test_create_role_and_user(client, admin, app):
     role = create(client, admin, name="reporting", realname="Reporting User", perm=["api://reporting.api.v1.public"])
     assert role["role"] == [] and role["is_active"] is True
     assert "email" not in role and "updated" not in role
-    record = create(client, admin, name="hans", email="Hans@Example.com", passwd="secret", role=["reporting"])
+    record = create(client, admin, name="hans", email="Hans@Example.com", passwd="Velvet-Canyon-52", role=["reporting"])
     assert record["role"] == ["reporting"]
     assert record["email"] == "hans@example.com"
     no_passwords(record)
     assert app.extensions["core4flask"].store.role_count() == 4
-    login(client, "hans", "secret")
+    login(client, "hans", "Velvet-Canyon-52")
 
 
 @pytest.mark.parametrize(
@@ -219,7 +219,7 @@ def test_create_role_and_user(client, admin, app):
         ({"name": "x y"}, 400, "field [name] must match"),
         ({"name": ["x"]}, 400, "parameter [name] expected as_type [str]"),
         ({"name": "admin"}, 400, "name or email exists"),
-        ({"name": "x", "email": "ADMIN@localhost.localdomain", "passwd": "pw"}, 400, "mail exists"),
+        ({"name": "x", "email": "ADMIN@localhost.localdomain", "passwd": "Quiet-Harbor-83"}, 400, "mail exists"),
         ({"name": "x", "role": ["test_role3"]}, 404, "role [test_role3] not found"),
         ({"name": "x", "email": "", "passwd": "bla"}, 400, "requires email on creation"),
     ],
@@ -290,11 +290,11 @@ def test_password_change_takes_effect(client, admin):
     url = f"{ROLES}/{record['_id']}"
     blank = client.put(url, json={"etag": record["etag"], "passwd": ""}, headers=admin)
     assert blank.get_json()["data"] == "no changes"
-    changed = client.put(url, json={"etag": record["etag"], "passwd": "new"}, headers=admin)
+    changed = client.put(url, json={"etag": record["etag"], "passwd": "Fresh-Granite-66"}, headers=admin)
     assert changed.status_code == 200
     no_passwords(changed.get_json())
-    login(client, "changer", "new")
-    old = client.get(f"{ROOT}/login", query_string={"username": "changer", "password": "pw"})
+    login(client, "changer", "Fresh-Granite-66")
+    old = client.get(f"{ROOT}/login", query_string={"username": "changer", "password": "Quiet-Harbor-83"})
     assert old.status_code == 401
 
 

@@ -37,7 +37,7 @@ def run(app):
 
 def test_create_with_password_perms_and_roles(run, store):
     result = run(
-        "create", "hans", "--email", "Hans@Example.com", "--password", "secret",
+        "create", "hans", "--email", "Hans@Example.com", "--password", "Velvet-Canyon-52",
         "--perm", "app://x", "--perm", "api://my.api", "--role", "standard_user", "--realname", "Hans Wurst",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -46,14 +46,14 @@ def test_create_with_password_perms_and_roles(run, store):
     assert doc["email"] == "hans@example.com"
     assert doc["perm"] == ["app://x", "api://my.api"]
     assert doc["role"] == [store.role_by_name("standard_user")["_id"]]
-    assert verify_password("secret", doc["password"])
+    assert verify_password("Velvet-Canyon-52", doc["password"])
 
 
 def test_create_prompts_for_the_password(run, store):
-    result = run("create", "quiet", "--email", "quiet@example.com", input="s3cret\ns3cret\n")
+    result = run("create", "quiet", "--email", "quiet@example.com", input="Silver-Otter-Pond-5\nSilver-Otter-Pond-5\n")
     assert result.exit_code == 0, result.output
     assert "s3cret" not in result.output
-    assert verify_password("s3cret", store.role_by_name("quiet")["password"])
+    assert verify_password("Silver-Otter-Pond-5", store.role_by_name("quiet")["password"])
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_create_prompts_for_the_password(run, store):
     ],
 )
 def test_create_is_validated_like_the_api(run, store, args, text):
-    base = ["create", "x", "--password", "pw"]
+    base = ["create", "x", "--password", "Quiet-Harbor-83"]
     if "--email" not in args:
         base += ["--email", "x@example.com"]
     result = run(*base, *args)
@@ -76,22 +76,53 @@ def test_create_is_validated_like_the_api(run, store, args, text):
 
 
 def test_create_needs_an_email(run):
-    result = run("create", "x", "--password", "pw")
+    result = run("create", "x", "--password", "Quiet-Harbor-83")
     assert result.exit_code == 2
     assert "--email" in result.output
 
 
 def test_passwd(run, store):
-    result = run("passwd", "admin", "--password", "new")
+    result = run("passwd", "admin", "--password", "Fresh-Granite-66")
     assert result.exit_code == 0, result.output
-    assert verify_password("new", store.role_by_name("admin")["password"])
-    result = run("passwd", "admin", input="newer\nnewer\n")
+    assert verify_password("Fresh-Granite-66", store.role_by_name("admin")["password"])
+    result = run("passwd", "admin", input="Newer-Granite-77\nNewer-Granite-77\n")
     assert result.exit_code == 0, result.output
-    assert verify_password("newer", store.role_by_name("admin")["password"])
+    assert verify_password("Newer-Granite-77", store.role_by_name("admin")["password"])
     assert store.role_by_name("admin")["_id"] in {key for key, *_ in store.kv_changed_since(AUTH_CHANGES_NS, None)}
     result = run("passwd", "nobody", "--password", "x")
     assert result.exit_code == 1
     assert "role [nobody] not found" in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "password", "rule"),
+    [
+        (("create", "weakling", "--email", "weakling@example.com"), "pw", "min_length"),
+        (("create", "weakling", "--email", "weakling@example.com"), "football", "common"),
+        (("passwd", "admin"), "admin-admin", "user_name"),
+        (("passwd", "admin"), "Password1", "common"),
+    ],
+)
+def test_cli_passwords_follow_the_policy(run, store, command, password, rule):
+    """``users create`` and ``users passwd`` go through the same validation as the API."""
+    before = store.role_by_name("admin")["password"]
+    for how in ({"args": (*command, "--password", password)}, {"args": command, "input": f"{password}\n{password}\n"}):
+        result = run(*how["args"], input=how.get("input"))
+        assert result.exit_code == 1
+        assert f"rule [{rule}]" in result.output
+    assert store.role_by_name("weakling") is None
+    assert store.role_by_name("admin")["password"] == before
+
+
+def test_cli_follows_the_configured_minimum(tmp_path):
+    app = create_app(
+        config={"api": {"admin_password": "hans", "password": {"min_length": 16}}}, instance_path=str(tmp_path)
+    )
+    runner = app.test_cli_runner()
+    short = runner.invoke(args=["users", "passwd", "admin", "--password", "Quiet-Harbor-83"])
+    assert short.exit_code == 1 and "at least 16 characters" in short.output
+    long = runner.invoke(args=["users", "passwd", "admin", "--password", "Quiet-Harbor-83-Pier"])
+    assert long.exit_code == 0, long.output
 
 
 def test_passwd_of_a_role_is_refused(run):
@@ -120,7 +151,7 @@ def test_last_active_cop_cannot_be_revoked_or_deactivated(run, store):
         assert result.exit_code == 1
         assert "last active cop" in result.output
     assert store.role_by_name("admin")["is_active"] is True
-    run("create", "second", "--email", "second@example.com", "--password", "pw", "--perm", "cop")
+    run("create", "second", "--email", "second@example.com", "--password", "Quiet-Harbor-83", "--perm", "cop")
     assert run("deactivate", "admin").exit_code == 0
     assert store.role_by_name("admin")["is_active"] is False
     assert run("activate", "admin").exit_code == 0
@@ -128,7 +159,7 @@ def test_last_active_cop_cannot_be_revoked_or_deactivated(run, store):
 
 
 def test_list(run):
-    run("create", "hans", "--email", "hans@example.com", "--password", "pw", "--role", "standard_user")
+    run("create", "hans", "--email", "hans@example.com", "--password", "Quiet-Harbor-83", "--role", "standard_user")
     result = run("list")
     assert result.exit_code == 0
     lines = result.output.splitlines()
@@ -153,7 +184,7 @@ def test_a_fresh_installation_is_bootstrapped_by_the_first_command(tmp_path):
             "--email",
             "alice@example.org",
             "--password",
-            "alice-pw-1",
+            "Ruby-Meadow-Lantern-1",
             "--role",
             "standard_user",
         ]

@@ -39,7 +39,7 @@ def client(app: Any) -> Any:
 
 
 def make_user(admin: Any, name: str, perm: list[str] | None = None) -> None:
-    body = {"name": name, "email": f"{name}@example.org", "passwd": f"{name}-secret-1", "perm": perm or []}
+    body = {"name": name, "email": f"{name}@example.org", "passwd": "Cobalt-Dune-Kettle-4", "perm": perm or []}
     response = admin.post("/core4/api/v1/roles", json=body)
     assert response.status_code == 200, response.json
 
@@ -151,7 +151,7 @@ def test_delete(client: Any) -> None:
 
 def test_settings_are_per_user(app: Any, client: Any) -> None:
     make_user(client, "bob")
-    bob = login(app, "bob", "bob-secret-1")
+    bob = login(app, "bob", "Cobalt-Dune-Kettle-4")
     assert bob.post(URL, json={"data": {"proj": {"mine": "bob"}}}).status_code == 200
     assert "proj" not in client.get(URL).json["data"]
     # a cop may address another user's settings ...
@@ -161,7 +161,7 @@ def test_settings_are_per_user(app: Any, client: Any) -> None:
     assert error_of(client.get(f"{URL}?username=nobody"), 404).startswith("user [nobody]")
     # ... others silently get their own
     make_user(client, "eve")
-    eve = login(app, "eve", "eve-secret-1")
+    eve = login(app, "eve", "Cobalt-Dune-Kettle-4")
     assert eve.get(f"{URL}?username=bob").json["data"] == {"_general": {"language": "EN"}}
 
 

@@ -184,7 +184,7 @@ def test_login_is_429_with_retry_after_even_with_the_right_password(tmp_path):
 
 def test_every_password_path_counts_and_is_throttled(tmp_path):
     app = make_app(tmp_path)
-    create_user(app, "victim", password="right", perm=[f"api://{GuardedHandler.qual_name()}"])
+    create_user(app, "victim", password="Right-Horse-Battery-1", perm=[f"api://{GuardedHandler.qual_name()}"])
     client = app.test_client()
     environ = {"REMOTE_ADDR": "10.0.0.9"}
     assert client.get("/throttle/guarded", headers=basic("victim", "x"), environ_base=environ).status_code == 401
@@ -192,9 +192,11 @@ def test_every_password_path_counts_and_is_throttled(tmp_path):
     assert client.get("/throttle/guarded", query_string=query, environ_base=environ).status_code == 401
     assert attempt(client, "z", user="victim", address="10.0.0.9").status_code == 401
     for response in (
-        client.get("/throttle/guarded", headers=basic("victim", "right"), environ_base=environ),
-        client.post("/throttle/guarded", json={"username": "victim", "password": "right"}, environ_base=environ),
-        attempt(client, "right", user="victim", address="10.0.0.9"),
+        client.get("/throttle/guarded", headers=basic("victim", "Right-Horse-Battery-1"), environ_base=environ),
+        client.post(
+            "/throttle/guarded", json={"username": "victim", "password": "Right-Horse-Battery-1"}, environ_base=environ
+        ),
+        attempt(client, "Right-Horse-Battery-1", user="victim", address="10.0.0.9"),
     ):
         assert response.status_code == 429 and "Retry-After" in response.headers
 

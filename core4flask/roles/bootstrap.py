@@ -4,6 +4,12 @@
 document, so a changed configuration does not reset a password or the
 permissions an operator edited. Several workers may run it at once: the
 store's unique names decide who wins, the others find the document there.
+
+The password policy is for passwords users set (roles API, profile,
+``flask users``). The operator's ``api.admin_password`` is taken as it is,
+so that configurations such as the seed's ``admin``/``hans`` keep working;
+one the policy would refuse is reported as a warning at every start (without
+the password). A generated admin password always passes the policy.
 """
 
 from __future__ import annotations
@@ -13,7 +19,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from core4flask.auth.passwords import hash_password, random_password
+from core4flask.auth.passwords import (
+    PasswordPolicy,
+    WeakPassword,
+    enforce_password_policy,
+    hash_password,
+    random_password,
+)
 from core4flask.auth.permissions import COP
 from core4flask.store.base import DuplicateKey, Store, new_id
 
@@ -54,6 +66,11 @@ def bootstrap(store: Store, config: Mapping[str, Any]) -> str | None:
             admin's email belongs to another user.
     """
     api = config.get("api") or {}
+    try:
+        policy = PasswordPolicy.from_config(config)
+    except ValueError as exc:
+        raise ValueError(f"invalid configuration api.password: {exc}") from None
+    _warn_about_weak_admin_password(api, policy)
     password = _create_admin(store, api)
     _create_user_role(store, api)
     return password
@@ -70,12 +87,12 @@ def _create_admin(store: Store, api: Mapping[str, Any]) -> str | None:
         return None
     configured = api.get("admin_password")
     password = configured or random_password()
+    # the password is the operator's: the policy only warns about it (see above)
     fields = _checked(
         {
             "name": name,
             "realname": _setting(api, "admin_realname"),
             "email": api.get("admin_email") or _default_email(name),
-            "password": password,
             "perm": [COP],
         },
         "api.admin_*",
@@ -86,6 +103,20 @@ def _create_admin(store: Store, api: Mapping[str, Any]) -> str | None:
         return None
     log.info("created the admin user [%s]", doc["name"])
     return None if configured else password
+
+
+def _warn_about_weak_admin_password(api: Mapping[str, Any], policy: PasswordPolicy) -> None:
+    configured = api.get("admin_password")
+    if not configured:
+        return
+    try:
+        enforce_password_policy(str(configured), user_names=[_setting(api, "admin_username")], policy=policy)
+    except WeakPassword as exc:
+        log.warning(
+            "the configured api.admin_password breaks the password policy (rule [%s]); "
+            "it is used as configured, but choose a stronger one for anything but a trial",
+            exc.rule,
+        )
 
 
 def _create_user_role(store: Store, api: Mapping[str, Any]) -> None:

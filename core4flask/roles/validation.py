@@ -2,7 +2,10 @@
 
 A *user* is a role with an email and a password; a *role* has neither. The
 functions here check and normalise the fields a client sends; they neither
-hash passwords nor resolve role names, which is the model's job.
+hash passwords nor resolve role names, which is the model's job. Every
+password set through them (the roles API, the profile, the ``flask users``
+commands) must pass the password policy
+(:func:`~core4flask.auth.passwords.enforce_password_policy`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,12 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from core4flask.auth.passwords import (
+    PasswordPolicy,
+    WeakPassword,
+    current_password_policy,
+    enforce_password_policy,
+)
 from core4flask.auth.permissions import InvalidPermission, validate_permission
 
 __all__ = [
@@ -52,6 +61,7 @@ def validate_role_fields(
     *,
     creating: bool,
     existing: Mapping[str, Any] | None = None,
+    password_policy: PasswordPolicy | None = None,
 ) -> dict[str, Any]:
     """Check and normalise the fields of a user or role.
 
@@ -63,7 +73,11 @@ def validate_role_fields(
             ``perm_total`` and ``role_total`` are dropped.
         creating: True for a new document, False for an update.
         existing: on update, the stored document; its ``email`` and
-            ``password`` take part in the user check.
+            ``password`` take part in the user check, its ``name`` in the
+            password policy.
+        password_policy: what a new password must be; default: the policy
+            configured for the current application
+            (:func:`~core4flask.auth.passwords.current_password_policy`).
 
     Returns:
         The normalised fields: name and realname stripped, an empty realname,
@@ -74,7 +88,8 @@ def validate_role_fields(
 
     Raises:
         RoleValidationError: with core4's message for the first bad field,
-            or when the email/password pair does not make a user.
+            when the email/password pair does not make a user, or naming
+            the rule of the password policy a new password breaks.
     """
     unknown = set(fields) - set(_FIELD_CHECKS) - {*_SERVER_FIELDS, *_COMPUTED_FIELDS}
     if unknown:
@@ -88,6 +103,14 @@ def validate_role_fields(
         elif creating and key in _CREATE_DEFAULTS:
             result[key] = _CREATE_DEFAULTS[key]()
     _check_user(result, creating=creating, existing=existing or {})
+    if result.get("password"):
+        names = (result.get("name"), (existing or {}).get("name"))
+        try:
+            enforce_password_policy(
+                result["password"], user_names=names, policy=password_policy or current_password_policy()
+            )
+        except WeakPassword as exc:
+            raise RoleValidationError(str(exc)) from None
     return result
 
 
@@ -183,3 +206,4 @@ _CREATE_DEFAULTS = {
     "role": list,
     "perm": list,
 }
+
