@@ -74,6 +74,10 @@ def test_profile_needs_a_login_but_no_permission(app, client):
     assert client.get(PROFILE, headers=basic(bare.name, "Quiet-Harbor-83")).status_code == 200
 
 
+#: the current password of the user ``pat``
+CURRENT = {"current_passwd": "First-Amber-Lake-7"}
+
+
 def etag_of(client, headers):
     return client.get(PROFILE, headers=headers).json["data"]["etag"]
 
@@ -91,7 +95,7 @@ def test_put_changes_realname_and_email(client, user):
     headers = basic("pat", "First-Amber-Lake-7")
     etag = etag_of(client, headers)
     response = client.put(
-        PROFILE, json={"etag": etag, "realname": " Pat Doe ", "email": "PAT@Example.org"}, headers=headers
+        PROFILE, json={"etag": etag, "realname": " Pat Doe ", "email": "PAT@Example.org", **CURRENT}, headers=headers
     )
     assert response.status_code == 200
     data = response.json["data"]
@@ -106,11 +110,11 @@ def test_put_refuses_bad_or_taken_email_and_ignores_other_fields(app, client, us
     create_user(app, "other", password="Quiet-Harbor-83", email="taken@example.com")
     headers = basic("pat", "First-Amber-Lake-7")
     etag = etag_of(client, headers)
-    taken = client.put(PROFILE, json={"etag": etag, "email": "Taken@example.com"}, headers=headers)
+    taken = client.put(PROFILE, json={"etag": etag, "email": "Taken@example.com", **CURRENT}, headers=headers)
     assert taken.status_code == 400 and "mail exists" in taken.json["error"]
-    bad = client.put(PROFILE, json={"etag": etag, "email": "not an email"}, headers=headers)
+    bad = client.put(PROFILE, json={"etag": etag, "email": "not an email", **CURRENT}, headers=headers)
     assert bad.status_code == 400 and "field [email]" in bad.json["error"]
-    cleared = client.put(PROFILE, json={"etag": etag, "email": ""}, headers=headers)
+    cleared = client.put(PROFILE, json={"etag": etag, "email": "", **CURRENT}, headers=headers)
     assert cleared.status_code == 400
     sneaky = client.put(PROFILE, json={"etag": etag, "perm": ["cop"], "name": "admin2"}, headers=headers)
     assert sneaky.status_code == 200 and sneaky.json["data"] == "no changes"

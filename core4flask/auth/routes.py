@@ -162,14 +162,16 @@ class ProfileHandler(CoreRequestHandler):
         realname (str): new real name (PUT)
         email (str): new email address (PUT)
         passwd (str): new password (PUT; needs ``current_passwd``)
-        current_passwd (str): the current password (PUT with ``passwd``)
+        current_passwd (str): the current password (PUT with ``passwd`` or a
+            new ``email``)
 
     Returns:
         data (dict): the user record (never the password), or
             ``"no changes"``
 
     Raises:
-        400: invalid field, email taken, wrong ``current_passwd``
+        400: invalid field, weak password (names the rule), email taken,
+            missing or wrong ``current_passwd``
         401: not signed in
         409: stale ``etag``
     """
@@ -193,7 +195,7 @@ class ProfileHandler(CoreRequestHandler):
 
     def put(self) -> Any:
         """Change the own realname, email or password."""
-        from ..roles.validation import RoleValidationError, validate_role_fields
+        from ..roles.validation import RoleValidationError, confirm_current_password, validate_role_fields
         from ..store import DuplicateKey, new_id, normalize_id
 
         etag = normalize_id(self.get_argument("etag"))
@@ -210,10 +212,7 @@ class ProfileHandler(CoreRequestHandler):
             raise HTTPError(404, f"user [{self.user.name}] not found")
         if doc.get("etag") != etag:
             raise HTTPError(409, f"update [{doc['_id']}] with etag [{etag}] failed")
-        if "password" in wanted:
-            current = self.get_argument("current_passwd")
-            if not auth.check_password(self, doc["name"], current):
-                raise HTTPError(400, "current_passwd is not the current password")
+        confirm_current_password(self, doc["name"], doc.get("email"), wanted)
         try:
             clean = validate_role_fields(wanted, creating=False, existing=doc)
         except RoleValidationError as exc:

@@ -14,9 +14,11 @@ import orjson
 from core4flask.errors import HTTPError
 from core4flask.handler import CoreRequestHandler
 from core4flask.pagination import CorePager, PageResult
+from core4flask.store.base import normalize_id
 from core4flask.store.query import QueryError, validate_query, validate_sort
 
 from .model import Manager, RoleService
+from .validation import confirm_current_password
 
 __all__ = ["RULES", "RoleHandler", "parse_filter", "search_query"]
 
@@ -76,7 +78,9 @@ class RoleHandler(CoreRequestHandler):
 
     Users are roles with an email and a password. Managers who are not
     ``cop`` may grant only permissions and roles they hold themselves and
-    may not change users more privileged than they are.
+    may not change users more privileged than they are. A new password
+    must pass the password policy; changing the own password or email needs
+    ``current_passwd``.
 
     Methods:
         GET /roles: paginated list of users and roles.
@@ -100,13 +104,16 @@ class RoleHandler(CoreRequestHandler):
         role (list): names of the roles held
         is_active (bool): inactive users cannot log in, inactive roles grant nothing
         etag (str): the current etag, required by PUT and DELETE
+        current_passwd (str): the own current password, required to change
+            the own ``passwd`` or ``email`` (not another user's)
 
     Returns:
         The record (never a password), a page of records, the names,
         ``"no changes"``, or ``true`` after a deletion.
 
     Raises:
-        400: bad arguments, duplicate name or email, the last active cop
+        400: bad arguments, weak password (names the rule), duplicate name
+            or email, the last active cop, missing or wrong ``current_passwd``
         403: missing privileges
         404: unknown id or role name
         409: stale etag
@@ -137,7 +144,11 @@ class RoleHandler(CoreRequestHandler):
             raise HTTPError(400, "PUT needs the id: /roles/<_id>")
         etag = self.get_argument("etag", as_type=str)
         service = self._service()
-        result = service.update(path, etag, self._fields(), actor=self._manager(service))
+        fields = self._fields()
+        if normalize_id(path) is not None and normalize_id(path) == normalize_id(getattr(self.user, "_id", None)):
+            # the own record: what the user signs in with changes only with its current password
+            confirm_current_password(self, self.user.name, self.user.email, fields)
+        result = service.update(path, etag, fields, actor=self._manager(service))
         if result is None:
             return NO_CHANGES
         self._changed()

@@ -25,9 +25,11 @@ from core4flask.auth.permissions import InvalidPermission, validate_permission
 
 __all__ = [
     "EMAIL_PATTERN",
+    "REAUTHENTICATED_FIELDS",
     "NAME_MAX_LENGTH",
     "NAME_PATTERN",
     "RoleValidationError",
+    "confirm_current_password",
     "validate_role_fields",
 ]
 
@@ -50,6 +52,11 @@ _EMAIL = re.compile(EMAIL_PATTERN)
 _SERVER_FIELDS = ("_id", "etag", "created", "updated", "last_login")
 # computed on read; core4 silently dropped them when sent back
 _COMPUTED_FIELDS = ("perm_total", "role_total")
+
+
+#: Fields a user changes on its own record only with its current password
+#: (``current_passwd``): they are what it signs in with, or recovers it by.
+REAUTHENTICATED_FIELDS = ("password", "email")
 
 
 class RoleValidationError(ValueError):
@@ -207,3 +214,27 @@ _CREATE_DEFAULTS = {
     "perm": list,
 }
 
+
+def confirm_current_password(handler: Any, name: str, email: str | None, fields: Mapping[str, Any]) -> None:
+    """Refuse a change of the own password or email without the current password.
+
+    ``name`` and ``email`` are the signed-in user's, ``fields`` the changes
+    asked for (model names: ``password``, ``email``). When they set a
+    password or change the email, the request must carry ``current_passwd``,
+    checked like a login (it counts towards the login throttle: 429 while
+    throttled). Raises a 400 naming ``current_passwd`` when it is missing or
+    wrong.
+    """
+    from core4flask.errors import HTTPError
+
+    password = fields.get("password")
+    new_email = fields.get("email")
+    changes_password = isinstance(password, str) and bool(password.strip())
+    changes_email = "email" in fields and (str(new_email or "").strip().lower() or None) != (email or None)
+    if not (changes_password or changes_email):
+        return
+    current = handler.get_argument("current_passwd", default=None)
+    if current is None or current == "":
+        raise HTTPError(400, "parameter [current_passwd] (the current password) is needed to change password or email")
+    if not isinstance(current, str) or not handler._ext.auth.check_password(handler, name, current):
+        raise HTTPError(400, "current_passwd is not the current password")
