@@ -3,8 +3,10 @@
 ``get_argument`` reads one merged multi-dict in which the JSON body wins over
 form fields and form fields over the query string; within one source the last
 repeated key wins. ``as_type`` converts with core4's rules. JSON is read as
-core4's ``json.loads`` reads it. A body too large or unreadable is an error
-response; a malformed one just adds no arguments.
+core4's ``json.loads`` reads it, but no deeper than ``api.max_json_depth``
+levels (a body or an ``as_type=dict/list`` argument nested deeper is a 400
+naming the limit). A body too large or unreadable is an error response; a
+malformed one just adds no arguments.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ ObjectHook: TypeAlias = Callable[[dict[str, Any]], Any]
 
 #: Sentinel for "no default: the argument is required".
 REQUIRED: Any = object()
+#: How deeply JSON may nest (arrays and objects) when ``api.max_json_depth`` is not set.
+DEFAULT_MAX_JSON_DEPTH = 64
 
 TRUE_WORDS = frozenset({"yes", "y", "on", "1", "true", "t"})
 FALSE_WORDS = frozenset({"no", "n", "off", "0", "false", "f"})
@@ -118,14 +122,55 @@ def json_loads(data: str | bytes, object_hook: ObjectHook | None = None) -> Any:
     return json.loads(text, object_hook=object_hook)
 
 
-def _parse_json(value: Any, kind: type, object_hook: ObjectHook | None) -> Any:
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects in ``value`` nest more than ``limit`` levels."""
+    # level by level, with the scalars filtered out in comprehensions: about
+    # twice as fast as a node-by-node walk over a large body
+    level = [value] if type(value) is dict or type(value) is list else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        for node in level:
+            children = node.values() if type(node) is dict else node
+            below.extend([child for child in children if type(child) is dict or type(child) is list])
+        level = below
+    return False
+
+
+def too_deep(what: str, limit: int) -> HTTPError:
+    """The 400 for JSON nested deeper than the configured limit."""
+    return HTTPError(400, f"{what} nests deeper than {limit} levels (api.max_json_depth)")
+
+
+def bounded_json_loads(data: str | bytes, limit: int, what: str, object_hook: ObjectHook | None = None) -> Any:
+    """:func:`json_loads`, refusing JSON nested deeper than ``limit`` levels.
+
+    Raises the 400 of :func:`too_deep` for deeper JSON (also where the
+    parser itself would give up), ValueError for anything not JSON.
+    """
+    brackets = b"[{" if isinstance(data, bytes) else "[{"
+    # fewer brackets than the limit cannot nest deeper: no walk for most bodies
+    shallow = data.count(brackets[0:1]) + data.count(brackets[1:2]) <= limit  # type: ignore[arg-type]
+    try:
+        parsed = json_loads(data, object_hook)
+    except RecursionError:
+        raise too_deep(what, limit) from None
+    if not shallow and nested_deeper_than(parsed, limit):
+        raise too_deep(what, limit)
+    return parsed
+
+
+def _parse_json(value: Any, kind: type, object_hook: ObjectHook | None, name: str, max_depth: int) -> Any:
     if isinstance(value, kind):
         return value
     if not isinstance(value, str):
         raise TypeError(type(value).__name__)
     if value == "":
         return None
-    parsed = json_loads(value, object_hook)
+    parsed = bounded_json_loads(value, max_depth, f"parameter [{name}]", object_hook)
     # with a hook, it decides what a JSON object becomes (core4 checks nothing)
     if object_hook is None and not isinstance(parsed, kind):
         raise TypeError(type(parsed).__name__)
@@ -137,15 +182,17 @@ def convert(
     as_type: Converter,
     name: str,
     dict_decode: ObjectHook | None = None,
+    max_depth: int = DEFAULT_MAX_JSON_DEPTH,
 ) -> Any:
     """Convert one argument value; any failure is a 400 naming the argument.
 
-    ``dict_decode`` is the ``object_hook`` for decoding ``as_type=dict`` strings.
+    ``dict_decode`` is the ``object_hook`` for decoding ``as_type=dict`` strings;
+    ``as_type=dict/list`` strings may nest ``max_depth`` levels.
     """
     if value is None:
         return None
     try:
-        return _convert(value, as_type, name, dict_decode)
+        return _convert(value, as_type, name, dict_decode, max_depth)
     except Exception as exc:  # noqa: BLE001 - core4: whatever a converter raises is the client's error
         if status_of(exc) != 500:
             raise  # it answers for itself: an HTTPError, or the store being down
@@ -153,15 +200,15 @@ def convert(
         raise ArgumentParsingError(f"parameter [{name}] expected as_type [{type_name}]") from None
 
 
-def _convert(value: Any, as_type: Converter, name: str, dict_decode: ObjectHook | None) -> Any:
+def _convert(value: Any, as_type: Converter, name: str, dict_decode: ObjectHook | None, max_depth: int) -> Any:
     if as_type is bool:
         return parse_boolean(value, name)
     if as_type is datetime.datetime:
         return parse_datetime(value, name)
     if as_type is dict:
-        return _parse_json(value, dict, dict_decode)
+        return _parse_json(value, dict, dict_decode, name, max_depth)
     if as_type is list:
-        return _parse_json(value, list, None)
+        return _parse_json(value, list, None, name, max_depth)
     if as_type is str and not isinstance(value, str):
         if isinstance(value, dict | list):
             return orjson.dumps(value).decode()
@@ -174,12 +221,13 @@ def clean_string(value: str) -> str:
     return _CONTROL.sub(" ", value) if _CONTROL.search(value) else value
 
 
-def merged_arguments(request: Any) -> dict[str, list[Any]]:
+def merged_arguments(request: Any, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> dict[str, list[Any]]:
     """Build the merged multi-dict of a request (query < form < JSON body).
 
-    A body that is too large (413) or cannot be read (400) is an error: the
-    request never goes on with only the query string. A body that was read
-    but is malformed simply adds nothing.
+    A body that is too large (413), cannot be read (400) or is JSON nested
+    deeper than ``max_depth`` levels (400) is an error: the request never
+    goes on with only the query string. A body that was read but is
+    malformed simply adds nothing.
     """
     merged: dict[str, list[Any]] = {}
     for key, values in request.args.lists():
@@ -194,17 +242,18 @@ def merged_arguments(request: Any) -> dict[str, list[Any]]:
         for key, values in form.lists():
             merged.setdefault(key, []).extend(clean_string(v) for v in values)
         return merged
-    body = json_body(request)
+    body = json_body(request, max_depth)
     if isinstance(body, dict):
         for key, value in body.items():
             merged.setdefault(key, []).append(value)
     return merged
 
 
-def json_body(request: Any) -> Any:
+def json_body(request: Any, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:
     """The request body parsed as JSON, or None when it is not JSON.
 
-    Raises the 413/400 of :func:`body_error` when the body cannot be read.
+    Raises the 413/400 of :func:`body_error` when the body cannot be read,
+    and a 400 naming the limit for JSON nested deeper than ``max_depth``.
     """
     if request.content_length == 0:
         return None
@@ -215,8 +264,8 @@ def json_body(request: Any) -> Any:
     if not raw:
         return None
     try:
-        return json_loads(raw)
-    except (ValueError, RecursionError):
+        return bounded_json_loads(raw, max_depth, "the JSON body")
+    except ValueError:
         return None
 
 
@@ -246,8 +295,14 @@ class ArgumentsMixin:
     def arguments(self) -> dict[str, list[Any]]:
         """All merged request arguments, name → list of values."""
         if self._arguments is None:
-            self._arguments = merged_arguments(self.request)
+            self._arguments = merged_arguments(self.request, self.max_json_depth())
         return self._arguments
+
+    def max_json_depth(self) -> int:
+        """How deeply JSON arguments may nest (``api.max_json_depth``)."""
+        config = getattr(self, "config", None)
+        limit = config.get_path("api.max_json_depth", None) if config is not None else None
+        return int(limit) if limit else DEFAULT_MAX_JSON_DEPTH
 
     def get_argument(
         self,
@@ -274,7 +329,7 @@ class ArgumentsMixin:
             value = default
         if as_type is None or value is None:
             return value
-        return convert(value, as_type, name, dict_decode)
+        return convert(value, as_type, name, dict_decode, self.max_json_depth())
 
     def get_arguments(self, name: str) -> list[Any]:
         """Every value given for ``name``, in order."""

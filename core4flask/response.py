@@ -7,17 +7,22 @@ that into a werkzeug response when the method returns.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 import flask
 from werkzeug.datastructures import Headers
+from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .envelope import build_envelope, dumps, dumps_with_raw, reason, valid_status
+from .errors import HTTPError
 from .negotiation import SHORT_NAMES, dataframe_records_json, is_dataframe, render_dataframe, wanted_type
 from .pagination import PageResult
 
 JSON_TYPE = "application/json; charset=UTF-8"
+#: characters that would end (or corrupt) the Location header of a redirect
+_UNSAFE_IN_LOCATION = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Core4Response(flask.Response):
@@ -282,9 +287,15 @@ class ResponseMixin:
         self._chunks = None
 
     def redirect(self, url: str, permanent: bool = False, status: int | None = None) -> None:
-        """Answer with a redirect to ``url``."""
+        """Answer with a redirect to ``url``.
+
+        A target with control characters (CR/LF would start a header of the
+        client's choosing) is a 400; other characters are percent-encoded.
+        """
+        if _UNSAFE_IN_LOCATION.search(url):
+            raise HTTPError(400, "the redirect target contains control characters")
         code = status or (301 if permanent else 302)
-        self._response = flask.redirect(url, code)
+        self._response = flask.redirect(iri_to_uri(url), code)
 
     # -- the final response -----------------------------------------------------------
     def make_response(self, result: Any = None) -> WerkzeugResponse:
