@@ -4,6 +4,12 @@ Negotiation follows core4 (and python-mimeparse): every media range of the
 Accept header is weighed against each supported type by quality, then by
 specificity, then by the supported type's position (later wins). A header
 that cannot be parsed is no preference, which means JSON.
+
+CSV answers are safe to open in a spreadsheet: a string cell (and a string
+label) starting with ``=``, ``+``, ``-``, ``@``, tab, CR or NUL gets a
+leading single quote (:func:`neutralise_formulas`, OWASP's advice against
+CSV injection), unless the caller turns that off. Text answers carry
+``charset=utf-8``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ SHORT_NAMES = {
     "csv": "text/csv",
 }
 _SHORT_BY_TYPE = {v: k for k, v in SHORT_NAMES.items()}
+#: First characters that make a spreadsheet read a cell as a formula.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 
 def parse_accept(header: str) -> list[tuple[str, str, float]] | None:
@@ -100,15 +108,57 @@ def is_dataframe(value: Any) -> bool:
     return type(value).__name__ == "DataFrame" and hasattr(value, "to_csv")
 
 
-def render_dataframe(frame: Any, kind: str) -> tuple[str, str]:
-    """Render a DataFrame as ``(body, content type)`` for html, csv or text."""
+def render_dataframe(frame: Any, kind: str, *, neutralise: bool = True) -> tuple[str, str]:
+    """Render a DataFrame as ``(body, content type)`` for html, csv or text.
+
+    ``neutralise`` (CSV only) quotes cells a spreadsheet would run as formulas.
+    """
     if kind == "csv":
-        return frame.to_csv(), "text/csv"
+        return (neutralise_formulas(frame) if neutralise else frame).to_csv(), "text/csv; charset=utf-8"
     if kind == "html":
-        return frame.to_html(), "text/html"
+        return frame.to_html(), "text/html; charset=utf-8"
     if kind == "text":
-        return frame.to_string(), "text/plain"
+        return frame.to_string(), "text/plain; charset=utf-8"
     raise ValueError(f"no DataFrame renderer for [{kind}]")
+
+
+def neutralise_formulas(frame: Any) -> Any:
+    """``frame`` with a ``'`` before every string cell that starts with a formula trigger.
+
+    Only string (object or string dtype) columns, and string index values and
+    column labels, are looked at, column by column with pandas' vectorised
+    string methods; the frame is copied only when a cell changes.
+    """
+    import pandas as pd
+
+    result = frame
+    for position in range(frame.shape[1]):
+        column = frame.iloc[:, position]
+        if not _holds_strings(column.dtype):
+            continue
+        hits = column.str.startswith(FORMULA_TRIGGERS, na=False).to_numpy(dtype=bool)
+        if hits.any():
+            if result is frame:
+                result = frame.copy()
+            result.iloc[hits, position] = "'" + column[hits].astype(str)
+    index, columns = result.index, result.columns
+    if not isinstance(index, pd.MultiIndex) and _holds_strings(index.dtype):
+        hits = index.str.startswith(FORMULA_TRIGGERS, na=False)
+        if hits.any():
+            result = result.copy() if result is frame else result
+            result.index = index.where(~hits, "'" + index.astype(str))
+    if not isinstance(columns, pd.MultiIndex) and _holds_strings(columns.dtype):
+        hits = columns.str.startswith(FORMULA_TRIGGERS, na=False)
+        if hits.any():
+            result = result.copy() if result is frame else result
+            result.columns = columns.where(~hits, "'" + columns.astype(str))
+    return result
+
+
+def _holds_strings(dtype: Any) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype)
 
 
 def dataframe_records_json(frame: Any) -> str:

@@ -154,6 +154,8 @@ class ResponseMixin:
     _chunks: list[bytes] | None = None
     _response: WerkzeugResponse | None = None
     _flash: list[dict[str, Any]]
+    #: quote CSV cells a spreadsheet would run as formulas (None: as ``api.csv.neutralise`` says)
+    csv_injection_guard: bool | None = None
 
     # -- status and headers -------------------------------------------------
     def set_status(self, status_code: int, reason: str | None = None) -> None:
@@ -222,6 +224,15 @@ class ResponseMixin:
             argument = None
         return wanted_type(self.request.environ.get("HTTP_ACCEPT", ""), argument)
 
+    def neutralises_csv(self) -> bool:
+        """Whether CSV answers quote formula cells: the handler's
+        ``csv_injection_guard``, else ``api.csv.neutralise`` (default true)."""
+        if self.csv_injection_guard is not None:
+            return bool(self.csv_injection_guard)
+        config = getattr(self, "config", None)
+        setting = config.get_path("api.csv.neutralise", True) if config is not None else True
+        return setting is not False
+
     def wants_json(self) -> bool:
         """True when the client wants JSON."""
         return self.wanted_type() == "json"
@@ -249,7 +260,7 @@ class ResponseMixin:
         if is_dataframe(chunk):
             kind = self.wanted_type()
             if kind in SHORT_NAMES and kind != "json":
-                body, content_type = render_dataframe(chunk, kind)
+                body, content_type = render_dataframe(chunk, kind, neutralise=self.neutralises_csv())
                 self.finish_body(body, content_type)
                 return
             payload = dumps_with_raw(self.envelope(), "data", dataframe_records_json(chunk))

@@ -13,6 +13,7 @@ from core4flask.negotiation import (
     best_match,
     dataframe_records_json,
     is_dataframe,
+    neutralise_formulas,
     parse_accept,
     render_dataframe,
     wanted_error_type,
@@ -105,13 +106,13 @@ def test_is_dataframe(frame):
 
 def test_csv_rendering(frame):
     body, content_type = render_dataframe(frame, "csv")
-    assert content_type == "text/csv"
+    assert content_type == "text/csv; charset=utf-8"
     assert body == ",a,b\n0,1,x\n1,2,\n"
 
 
 def test_html_rendering(frame):
     body, content_type = render_dataframe(frame, "html")
-    assert content_type == "text/html"
+    assert content_type == "text/html; charset=utf-8"
     assert body.startswith('<table border="1" class="dataframe">')
     assert "<th>a</th>" in body
     assert "<td>x</td>" in body
@@ -119,9 +120,52 @@ def test_html_rendering(frame):
 
 def test_text_rendering(frame):
     body, content_type = render_dataframe(frame, "text")
-    assert content_type == "text/plain"
+    assert content_type == "text/plain; charset=utf-8"
     assert body == frame.to_string()
     assert body.splitlines()[0].split() == ["a", "b"]
+
+
+def test_formula_cells_are_neutralised_in_string_columns_only():
+    frame = pd.DataFrame(
+        {
+            "text": ["=HYPERLINK(1)", "+1", "-2", "@SUM(A1)", "\tx", "\ry", "\0z", "plain", None, 3],
+            "number": [-1.5, 2, -3, 4, 5, 6, 7, 8, 9, 10],
+            "string": pd.array(["=1", "a", None, "-b", "c", "d", "e", "f", "g", "h"], dtype="string"),
+        },
+        index=["=idx", "b", "c", "d", "e", "f", "g", "h", "i", "j"],
+    )
+    frame.columns = ["=text", "number", "string"]
+    original = frame.copy()
+    result = neutralise_formulas(frame)
+    assert list(result.iloc[:, 0]) == [
+        "'=HYPERLINK(1)",
+        "'+1",
+        "'-2",
+        "'@SUM(A1)",
+        "'\tx",
+        "'\ry",
+        "'\0z",
+        "plain",
+        None,
+        3,
+    ]
+    assert list(result["number"]) == [-1.5, 2, -3, 4, 5, 6, 7, 8, 9, 10]
+    assert result["string"].tolist()[:4] == ["'=1", "a", pd.NA, "'-b"]
+    assert list(result.index[:2]) == ["'=idx", "b"] and list(result.columns) == ["'=text", "number", "string"]
+    pd.testing.assert_frame_equal(frame, original)  # the handler's frame is not changed
+
+
+def test_frames_without_formula_cells_are_not_copied():
+    frame = pd.DataFrame({"a": ["x", "y"], "n": [-1, -2]})
+    assert neutralise_formulas(frame) is frame
+    numbers = pd.DataFrame({"n": [-1.0, 2.0]})
+    assert neutralise_formulas(numbers) is numbers
+
+
+def test_csv_rendering_may_leave_formulas_alone():
+    frame = pd.DataFrame({"a": ["=1+1"]})
+    assert render_dataframe(frame, "csv")[0] == ",a\n0,'=1+1\n"
+    assert render_dataframe(frame, "csv", neutralise=False)[0] == ",a\n0,=1+1\n"
 
 
 def test_json_is_not_a_raw_rendering(frame):
