@@ -9,7 +9,6 @@ import pytest
 from openapi_spec_validator import validate
 
 from core4flask import create_app
-from core4flask.apps.api_doc import ApiReferenceHandler, OpenApiHandler
 from core4flask.testing import create_user, issue_token
 from demo.seed import CONTAINERS
 
@@ -81,30 +80,46 @@ def test_operations_carry_docstrings_and_security(spec: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("url", [SPEC_URL, REFERENCE_URL])
-def test_document_and_reference_are_protected(app: Any, url: str) -> None:
-    # they list every protected handler with its routes and docstrings
+def test_document_and_reference_need_a_login_only(app: Any, url: str) -> None:
+    """Self-service: every signed-in user gets the map of what it may call."""
     anonymous = app.test_client()
     refused = anonymous.get(url)
     assert refused.status_code == 401 and "WWW-Authenticate" in refused.headers
     assert "/my/api" not in refused.get_data(as_text=True)
     browser = anonymous.get(url, headers={"Accept": "text/html"})
     assert browser.status_code == 302 and browser.headers["Location"].startswith("/core4/api/v1/login?next=")
-    assert client_of(app).get(url).status_code == 403
-    assert client_of(app, "api://demo").get(url).status_code == 403
-    for perm in ("cop", "api://core4flask", "api://core4flask.apps.api_doc/r"):
-        assert client_of(app, perm).get(url).status_code == 200, perm
-
-
-def test_each_needs_its_own_permission(app: Any) -> None:
-    spec_only = client_of(app, f"api://{OpenApiHandler.qual_name()}")
-    assert spec_only.get(SPEC_URL).status_code == 200
-    assert spec_only.get(REFERENCE_URL).status_code == 403
-    reference_only = client_of(app, f"api://{ApiReferenceHandler.qual_name()}/r")
-    assert reference_only.get(REFERENCE_URL).status_code == 200
-    assert reference_only.get(SPEC_URL).status_code == 403
+    for perm in ((), ("api://demo",), ("cop",), ("api://core4flask",)):
+        assert client_of(app, *perm).get(url).status_code == 200, perm
     login = app.test_client().get("/core4/api/v1/login", query_string={"username": "admin", "password": "hans"})
     admin = {"Authorization": f"Bearer {login.json['data']['token']}"}
-    assert app.test_client().get(SPEC_URL, headers=admin).status_code == 200
+    assert app.test_client().get(url, headers=admin).status_code == 200
+
+
+def operations(spec: dict[str, Any]) -> dict[str, set[str]]:
+    return {
+        path: {verb for verb in item if verb in ("get", "post", "put", "delete", "patch")}
+        for path, item in spec["paths"].items()
+    }
+
+
+def test_the_map_lists_only_what_the_user_may_call(app: Any) -> None:
+    nobody = operations(client_of(app).get(SPEC_URL).json)
+    # public handlers and the self-service endpoints
+    for path in ("/test-server/public", "/core4/api/v1/login", "/core4/api/v1/profile", "/core4/api/v1/setting"):
+        assert path in nobody, path
+    assert nobody["/core4/api/v1/openapi.json"] == {"get"}
+    for path in ("/args/test", "/my/api/{client}/{_id}", "/core4/api/v1/roles", "/test-server/test"):
+        assert path not in nobody, path
+    reader = operations(client_of(app, "api://demo.seed.ArgTestHandler/r").get(SPEC_URL).json)
+    assert reader["/args/test"] == {"get"}
+    assert "/core4/api/v1/roles" not in reader
+    tenant = operations(client_of(app, "api://demo.seed.MyHandler").get(SPEC_URL).json)
+    assert "/my/api/{client}/{_id}" in tenant
+    everything = operations(client_of(app, "cop").get(SPEC_URL).json)
+    assert everything["/args/test"] == {"get", "post"}
+    assert {"/core4/api/v1/roles", "/my/api/{client}/{_id}", "/test-server/test"} <= set(everything)
+    page = client_of(app).get(REFERENCE_URL, headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "/test-server/public" in page and "/core4/api/v1/roles" not in page and "/args/test" not in page
 
 
 def test_api_reference_page(client: Any, spec: dict[str, Any]) -> None:
