@@ -127,7 +127,7 @@ def with_registry_entry(handler: CoreRequestHandler, meta: dict[str, Any]) -> di
     from .registry import live_entries
 
     try:
-        entries = live_entries(handler._ext, handler.request.host_url)
+        entries = live_entries(handler._ext, handler.request.environ)
     except Exception:  # noqa: BLE001 - a page without the registry still shows its resource
         return meta
     entry = next((e for e in entries if e.get("rsc_id") == meta.get("rsc_id")), None)

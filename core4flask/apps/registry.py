@@ -9,9 +9,16 @@ every live process sharing the store (heartbeat younger than
 of other processes and hosts appear everywhere.
 
 A process that was not started through ``serve()`` or gunicorn (Flask's
-test client, ``flask run``) publishes lazily on its first ``_info`` or
-launcher request and refreshes its heartbeat on later ones; its own
-resources are listed even when the store holds none of them.
+test client, ``flask run``, an application using ``Core4(app)``) publishes
+lazily on its first ``_info`` or launcher request and refreshes its heartbeat
+on later ones; its own resources are listed even when the store holds none
+of them.
+
+The address a process publishes (``routing``), which other servers'
+launchers link to, is ``api.routing`` when configured, else the address of
+the socket it serves on (``api.address`` and the bound port, or the WSGI
+server's ``SERVER_NAME``/``SERVER_PORT`` for lazy publication); never the
+``Host`` header of a request, which any client chooses.
 """
 
 from __future__ import annotations
@@ -162,8 +169,12 @@ class Registry:
             except Exception:  # noqa: BLE001 - stopping goes on without the store
                 log.warning("could not remove registry entries of %s", server_id, exc_info=True)
 
-    def touch(self, host_url: str) -> None:
-        """Lazy publication for processes that were not started by a server."""
+    def touch(self, environ: Mapping[str, Any]) -> None:
+        """Lazy publication for processes that were not started by a server.
+
+        ``environ`` is a request's WSGI environment: only what the WSGI
+        server says about its socket is read from it.
+        """
         install(self.ext)
         with self.lock:
             self._reset_after_fork()
@@ -174,7 +185,7 @@ class Registry:
                 return
             self._next_beat = now + self.heartbeat
             if self.server_id is None:
-                self.routing = configured_routing(self.ext.config) or host_url.rstrip("/")
+                self.routing = configured_routing(self.ext.config) or socket_routing(environ)
                 self.server_id = new_server_id(None)
                 self._started_at = _utcnow()
         if self._published:
@@ -261,6 +272,24 @@ def configured_routing(config: Any) -> str | None:
     """``api.routing`` without a trailing slash, when set."""
     routing = config.get_path("api.routing", None)
     return str(routing).rstrip("/") if routing else None
+
+
+def socket_routing(environ: Mapping[str, Any]) -> str:
+    """``scheme://host[:port]`` of the socket a WSGI server serves a request on.
+
+    WSGI servers listening on TCP (gunicorn, gevent, werkzeug) set
+    ``SERVER_NAME`` and ``SERVER_PORT`` from the bound socket, not from the
+    request's ``Host`` header.
+    """
+    scheme = "https" if environ.get("wsgi.url_scheme") == "https" else "http"
+    host = str(environ.get("SERVER_NAME") or "") or socket.getfqdn()
+    if host in ("0.0.0.0", "::"):
+        host = socket.getfqdn()
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    port = str(environ.get("SERVER_PORT") or "")
+    default = "443" if scheme == "https" else "80"
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
 def default_routing(config: Any, port: int | None) -> str:
@@ -419,14 +448,15 @@ def mark_new(entries: list[dict[str, Any]], first_seen: dict[str, Any], now: dat
         entry["tag"] = tags
 
 
-def live_entries(ext: Core4, host_url: str) -> list[dict[str, Any]]:
+def live_entries(ext: Core4, environ: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every resource of every live server sharing the store, merged by rsc_id.
 
     Links of resources this process serves are paths on it; the others are
-    absolute URLs of a server that serves them.
+    absolute URLs of a server that serves them. ``environ`` is the WSGI
+    environment of the request asking (see :meth:`Registry.touch`).
     """
     registry = registry_of(ext)
-    registry.touch(host_url)
+    registry.touch(environ)
     entries = merge_servers(registry.live_servers())
     prefer_local_links(entries, ext.resources)
     store = ext.store
