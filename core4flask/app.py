@@ -25,6 +25,7 @@ from ._pid import current_pid
 from .config import ConfigDict, load_config
 from .container import ROUTE_METHODS, ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
 from .errors import HTTPError, error_response
+from .proxies import trust_proxies
 from .response import Core4Response
 from .static import guard_flask_static
 
@@ -294,6 +295,7 @@ def create_app(
     app.config["MAX_FORM_PARTS"] = MAX_FORM_PARTS
     ext = Core4(app, config=config, standard_api=False)
     guard_flask_static(app)
+    trust_proxies(app, ext.config)
     if standard:
         from .server import standard_containers
 

@@ -34,7 +34,8 @@ def make_app(path, **login):
     api = {
         "admin_password": "hans",
         "token": {"secret": SECRET},
-        "login": {"max_failures": 3, "window": 60, "backoff": 30, **login},
+        # a first lock-out of 30 s: long enough to still hold for the next request
+        "login": {"max_failures": 3, "window": 60, "delay": 30, "backoff": 30, **login},
     }
     return create_app(ThrottleServer, config={"api": api}, instance_path=str(path))
 
@@ -68,27 +69,59 @@ def throttle(tmp_path):
     store.close()
 
 
-def test_locks_after_max_failures_for_the_backoff(throttle):
-    guard, clock = throttle
+def retry_after(guard, user="alice", address="1.2.3.4"):
+    with pytest.raises(HTTPError) as caught:
+        guard.reserve(user, address)
+    assert caught.value.status_code == 429
+    return int(caught.value.headers["Retry-After"])
+
+
+def test_lockouts_start_short_and_grow_to_the_cap(throttle):
+    guard, clock = throttle  # 3 failures in 60 s, then 1 s, doubling, at most 30 s
     for _ in range(2):
         guard.reserve("Alice", "1.2.3.4").failed()
         guard.check("alice", "1.2.3.4")
     guard.reserve("alice", "1.2.3.4").failed()
-    with pytest.raises(HTTPError) as caught:
-        guard.reserve("ALICE", "1.2.3.4")
-    assert caught.value.status_code == 429 and caught.value.headers == {"Retry-After": "30"}
+    assert retry_after(guard, "ALICE") == 1
     guard.reserve("alice", "5.6.7.8")
     guard.reserve("bob", "1.2.3.4")
+    delays = []
+    for _ in range(7):
+        clock.now += timedelta(seconds=retry_after(guard))
+        # after a lock-out, one check at a time; its failure locks again, twice as long
+        pending = guard.reserve("alice", "1.2.3.4")
+        assert retry_after(guard) >= 1
+        pending.failed()
+        delays.append(retry_after(guard))
+    assert delays == [2, 4, 8, 16, 30, 30, 30]
     clock.now += timedelta(seconds=20)
-    with pytest.raises(HTTPError) as caught:
-        guard.check("alice", "1.2.3.4")
-    assert caught.value.headers == {"Retry-After": "10"}
-    clock.now += timedelta(seconds=11)
-    guard.check("alice", "1.2.3.4")
-    # the lock stood for the spent allowance: afterwards the pair starts afresh
+    assert retry_after(guard) == 10
+
+
+def test_a_success_after_a_lockout_starts_afresh(throttle):
+    guard, clock = throttle
+    for _ in range(3):
+        guard.reserve("alice", "a").failed()
+    clock.now += timedelta(seconds=1)
+    guard.reserve("alice", "a").succeeded()
     for _ in range(2):
-        guard.reserve("alice", "1.2.3.4").failed()
-    guard.reserve("alice", "1.2.3.4").succeeded()
+        guard.reserve("alice", "a").failed()
+    guard.check("alice", "a")
+    guard.reserve("alice", "a").failed()
+    assert retry_after(guard, address="a") == 1
+
+
+def test_lockouts_are_forgotten_a_window_after_the_last(throttle):
+    guard, clock = throttle
+    for _ in range(3):
+        guard.reserve("alice", "a").failed()
+    clock.now += timedelta(seconds=1)
+    guard.reserve("alice", "a").failed()
+    assert retry_after(guard, address="a") == 2
+    clock.now += timedelta(seconds=2 + 61)
+    for _ in range(2):
+        guard.reserve("alice", "a").failed()
+    guard.check("alice", "a")
 
 
 def test_failures_outside_the_window_do_not_count(throttle):
@@ -117,7 +150,7 @@ def test_checks_still_running_use_up_the_allowance(throttle):
     running = [guard.reserve("alice", "a") for _ in range(3)]
     with pytest.raises(HTTPError) as caught:
         guard.reserve("alice", "a")
-    assert caught.value.status_code == 429 and caught.value.headers == {"Retry-After": "30"}
+    assert caught.value.status_code == 429 and caught.value.headers == {"Retry-After": "1"}
     guard.reserve("alice", "b").failed()
     running[0].failed()
     with pytest.raises(HTTPError):
@@ -264,8 +297,9 @@ def test_concurrent_guesses_are_verified_at_most_max_failures_times(tmp_path, mo
     assert len(calls) == 3
 
 
+@pytest.mark.e2e
 def test_concurrent_guesses_over_http_share_one_allowance(tmp_path):
-    server = live.gunicorn(tmp_path, ready="/test-server/public")
+    server = live.gunicorn(tmp_path, ready="/test-server/public", api__login__delay="60")
     try:
         params = [{"username": "admin", "password": f"bad{n}"} for n in range(20)]
         with concurrent.futures.ThreadPoolExecutor(20) as pool:
@@ -277,3 +311,38 @@ def test_concurrent_guesses_over_http_share_one_allowance(tmp_path):
         assert right.status_code == 429 and "Retry-After" in right.headers
     finally:
         server.stop()
+
+
+@pytest.mark.e2e
+def test_ten_failed_logins_are_no_quarter_hour_wall(tmp_path):
+    """The review's lock-out: ten anonymous failures kept the user out of its
+    address for 15 minutes. Now the first lock-out lasts a second, each
+    further failure locks for twice as long, and the right password gets
+    through once the current lock-out has passed."""
+    server = live.gunicorn(tmp_path, ready="/test-server/public")
+    try:
+        for n in range(10):
+            assert server.get(LOGIN, params={"username": "admin", "password": f"bad{n}"}).status_code == 401
+        right = {"username": "admin", "password": live.ADMIN_PASSWORD}
+        locked = server.get(LOGIN, params=right)
+        assert locked.status_code == 429 and locked.headers["Retry-After"] == "1"
+        retries = []
+        for guess in ("bad-a", "bad-b"):
+            assert when_unlocked(server, {"username": "admin", "password": guess}).status_code == 401
+            throttled = server.get(LOGIN, params=right)
+            assert throttled.status_code == 429
+            retries.append(int(throttled.headers["Retry-After"]))
+        assert 1 < retries[0] < retries[1] <= 4
+        assert when_unlocked(server, right).status_code == 200
+    finally:
+        server.stop()
+
+
+def when_unlocked(server, params, attempts=100):
+    """The answer to a login once the pair is not locked (polled every 0.1 s, at most ``attempts`` times)."""
+    for _ in range(attempts):
+        response = server.get(LOGIN, params=params)
+        if response.status_code != 429:
+            return response
+        time.sleep(0.1)
+    return response

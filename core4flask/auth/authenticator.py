@@ -159,7 +159,8 @@ class Authenticator:
             self._store,
             max_failures=int(login.get("max_failures") or 0),
             window=float(login.get("window") or 900),
-            backoff=float(login.get("backoff") or 900),
+            backoff=float(login.get("backoff") or 300),
+            first_delay=float(login.get("delay") or 1),
         )
         self._tokens: TokenService | None = None
         self._users: dict[str, tuple[float, AuthUser | None]] = {}
