@@ -182,7 +182,7 @@ def guard_flask_static(app: flask.Flask) -> None:
     if view is None or folder is None:
         return
 
-    def static(filename: str) -> WerkzeugResponse:
+    def static(filename: str) -> Any:
         try:
             servable_file(folder, filename)
         except HTTPError:
