@@ -186,6 +186,7 @@ def merged_arguments(request: Any) -> dict[str, list[Any]]:
         merged[key] = [clean_string(v) for v in values]
     if request.mimetype in _FORM_TYPES:
         try:
+            _check_urlencoded_size(request)
             form = request.form
         except (HTTPException, OSError) as exc:  # too large, or the client went away mid-body
             raise body_error(request, exc) from exc
@@ -199,6 +200,19 @@ def merged_arguments(request: Any) -> dict[str, list[Any]]:
         for key, value in body.items():
             merged.setdefault(key, []).append(value)
     return merged
+
+
+def _check_urlencoded_size(request: Any) -> None:
+    """Hold a URL-encoded form to ``max_form_memory_size``, as multipart text is.
+
+    werkzeug 3.1.9 stopped applying that limit to URL-encoded bodies, which it
+    reads into memory whole: in an application without ``MAX_CONTENT_LENGTH``
+    (a host app using ``Core4(app)``) nothing would bound them any more.
+    """
+    limit = request.max_form_memory_size
+    length = request.content_length
+    if limit is not None and length is not None and length > limit and request.mimetype == _FORM_TYPES[0]:
+        raise RequestEntityTooLarge()
 
 
 def json_body(request: Any) -> Any:
