@@ -25,6 +25,7 @@ from ._pid import current_pid
 from .config import ConfigDict, load_config
 from .container import ROUTE_METHODS, ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
 from .errors import HTTPError, error_response
+from .handler import new_identifier
 from .response import Core4Response
 
 EXTENSION = "core4flask"
@@ -93,7 +94,9 @@ class Core4:
         )
         # browsers may read the token header of a response that carries one
         self._cors_token_headers = (*self._cors_headers, ("Access-Control-Expose-Headers", "token"))
-        accesslog.configure(bool(self.config.api.access_log))
+        #: access lines (and error records) as JSON objects: ``api.log_format: json``
+        self.json_log = self.config.api.log_format == "json"
+        accesslog.configure(bool(self.config.api.access_log), str(self.config.api.log_format))
         from .apps.registry import install as install_registry
         from .auth.setup import install as install_auth
 
@@ -188,7 +191,10 @@ class Core4:
         # both are freed now instead of by the cycle collector (whose passes over
         # every request's garbage cost more than the request itself)
         state = request.__dict__.pop("core4_state", None)
-        accesslog.log_request(request, state, response.status_code, started)
+        identifier = getattr(state, "identifier", None) or new_identifier()
+        # every answer names its _id, so a client can quote it to operators
+        headers.add("X-Request-ID", identifier)
+        accesslog.log_request(request, state, response.status_code, started, json_lines=self.json_log)
         return response
 
     # -- the store --------------------------------------------------------------------
