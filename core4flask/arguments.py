@@ -20,6 +20,7 @@ from dateutil import parser as date_parser
 from dateutil import tz
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from .deadline import body_timed_out
 from .errors import ArgumentParsingError, HTTPError, MissingArgumentError, status_of
 
 #: What ``as_type`` may be: a type or any callable converting one value.
@@ -235,7 +236,11 @@ def json_body(request: Any) -> Any:
 
 
 def body_error(request: Any, exc: BaseException) -> HTTPError:
-    """The error for a body that could not be read: 413 naming the limits, else 400."""
+    """The error for a body that could not be read: 413 naming the limits, 408
+    past ``api.body_timeout``, else 400."""
+    timed_out = body_timed_out(exc)
+    if timed_out is not None:
+        return HTTPError(408, timed_out.strerror)
     if isinstance(exc, RequestEntityTooLarge):
         limits = [
             f"{label} {limit} bytes"
