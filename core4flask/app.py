@@ -10,6 +10,7 @@ launcher at ``/``.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from .config import ConfigDict, load_config
 from .container import ROUTE_METHODS, ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
 from .errors import HTTPError, error_response
 from .handler import new_identifier
+from .instance import application_module, default_instance_path, store_folder
 from .response import Core4Response
 
 EXTENSION = "core4flask"
@@ -215,7 +217,7 @@ class Core4:
                     if failed is not None and failed[0] == pid and time.monotonic() < failed[1] + STORE_RETRY:
                         raise StoreUnavailable(failed[2])
 
-                    instance = self.app.instance_path if self.app is not None else os.getcwd()
+                    instance = store_folder(self.app.instance_path if self.app is not None else None)
                     store = open_store(
                         self.config.get("mongo_url"),
                         instance,
@@ -233,9 +235,24 @@ class Core4:
                     self._store, self._store_pid = store, pid
         return self._store
 
+    def store_location(self) -> str:
+        """Where the store is: the SQLite file, or the MongoDB server and database."""
+        mongo_url = self.config.get("mongo_url")
+        if mongo_url:
+            from urllib.parse import urlsplit
+
+            host = urlsplit(mongo_url).hostname or "?"  # never the credentials
+            return f"MongoDB at {host}, database {self.config.get('mongo_database')}"
+        from .store.base import SQLITE_FILENAME
+
+        folder = store_folder(self.app.instance_path if self.app is not None else None)
+        return f"SQLite at {os.path.join(folder, SQLITE_FILENAME)}"
+
     # -- serving lifecycle ------------------------------------------------------------
     def prepare_serving(self) -> None:
         """Run once before the first worker starts (bootstrap, checks)."""
+        # where the users live, so that an operator finds (and backs up) them
+        print(f"core4flask store: {self.store_location()}", file=sys.stderr, flush=True)
         for callback in self.on_prepare:
             callback(self)
 
@@ -289,10 +306,11 @@ def create_app(
     import_name: str = "core4flask",
 ) -> flask.Flask:
     """A Flask application serving ``containers`` plus the standard container."""
+    # see core4flask.instance: the application's own folder, never the environment's
     instance_path = instance_path or os.environ.get("CORE4_INSTANCE_PATH")
-    if instance_path:
-        instance_path = os.path.abspath(instance_path)
-    app = flask.Flask(import_name, instance_path=instance_path)
+    if not instance_path:
+        instance_path = default_instance_path(application_module(containers))
+    app = flask.Flask(import_name, instance_path=os.path.abspath(instance_path))
     # werkzeug would keep form fields to 500 kB and forms to 1,000 fields; the
     # body limit alone bounds them now, and larger bodies answer 413
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_MEMORY_SIZE"] = MAX_BODY_SIZE
