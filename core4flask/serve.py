@@ -1,4 +1,9 @@
-"""``serve()``: run containers on gevent's WSGI server, in one or more processes."""
+"""``serve()``: run containers on gevent's WSGI server, in one or more processes.
+
+The server bounds how long a client may take to send its request (see
+:mod:`core4flask.deadline`) and refuses requests whose framing a proxy could
+read differently (request smuggling).
+"""
 
 from __future__ import annotations
 
