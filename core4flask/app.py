@@ -114,8 +114,8 @@ class Core4:
         which this method also returns.
         """
         if self.app is not None and self.app is not app:
-            settings = {"standard_api": self._standard_requested, "cli": self.cli, "launcher": self.launcher}
-            state = Core4(config=self._config_overrides, **settings)
+            state = Core4(config=self._config_overrides, standard_api=self._standard_requested)
+            state.cli, state.launcher = self.cli, self.launcher
             state.init_app(app, config=config)
             if self.registered:
                 state.register(*self.registered)
@@ -239,7 +239,7 @@ class Core4:
     def _mount_launcher(self) -> None:
         from .apps.routes import CoreAppManager
 
-        manager = CoreAppManager
+        manager: type[CoreApiContainer] = CoreAppManager
         if isinstance(self.launcher, str):
             attributes = {"root": self.launcher, "__module__": manager.__module__}
             manager = type("CoreAppManager", (CoreAppManager,), attributes)
