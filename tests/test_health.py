@@ -74,9 +74,7 @@ def test_ready_answers_when_the_store_does(app):
 def test_ready_is_503_while_mongodb_is_down_and_200_when_it_is_back(app, monkeypatch):
     server = ServerStore()
     store = MongoStore("mongodb://db/c4", client_factory=functools.partial(FlakyMongo, _store=server))
-    ext = app.extensions["core4flask"]
-    monkeypatch.setattr(ext, "_store", store)
-    monkeypatch.setattr(ext, "_store_pid", ext._store_pid or __import__("os").getpid())
+    app.extensions["core4flask"].use_store(store)
     client = app.test_client()
     monkeypatch.setattr(FlakyMongo, "down", True)
     down = client.get("/core4/api/v1/ready")
