@@ -1,41 +1,173 @@
-"""One access-log line per request, with credentials redacted.
+r"""One access-log line per request, with credentials redacted.
 
-``<_id> <user> <METHOD> <path?query> <status> <ms>ms``; the values of
-``password``, ``passwd``, ``current_passwd`` and ``token`` query arguments
-are replaced by ``***``.
+Text (the default, ``api.log_format: text``)::
+
+    <asctime> <_id> <user> <METHOD> <path?query> <status> <ms>ms [cid=<X-Request-ID>]
+
+JSON lines (``api.log_format: json``), one object per line::
+
+    {"time": "...Z", "_id": ..., "user": ..., "method": ..., "path": ...,
+     "status": ..., "ms": ..., "pid": ..., "correlation_id": ...}
+
+The values of ``password``, ``passwd``, ``current_passwd``, ``token`` and
+``secret`` query arguments are replaced by ``***``; argument names are
+compared once percent-decoded (``pass%77ord`` is ``password``), as the
+application reads them. Control characters (and backslashes, and spaces in
+the text format) in every field are escaped as ``\xNN``: a ``%0a`` in a path
+cannot start a forged line. A well-formed ``X-Request-ID`` sent by the client
+is logged as a correlation id; the request's own ``_id`` is always ours.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 import sys
 import time
+import traceback
 from typing import Any
+from urllib.parse import unquote_plus
+
+import orjson
+
+from ._pid import current_pid
 
 log = logging.getLogger("core4flask.access")
 
 #: Query argument names whose values never reach a log.
-SECRET_ARGUMENTS = ("password", "passwd", "current_passwd", "token", "secret")
-_SECRET = re.compile(
-    r"(^|&)((?:" + "|".join(re.escape(name) for name in SECRET_ARGUMENTS) + r")=)[^&]*",
-    re.IGNORECASE,
-)
+SECRET_ARGUMENTS = frozenset(("password", "passwd", "current_passwd", "token", "secret"))
+#: The formats ``api.log_format`` may name.
+LOG_FORMATS = ("text", "json")
+#: What an incoming ``X-Request-ID`` must look like to be logged as a correlation id.
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
+
+# C0 and C1 controls, DEL, the Unicode line and paragraph separators and the
+# backslash (so that an escape in the log always means one)
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
+_UNSAFE_OR_SPACE = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\\]")
+
+
+def _escape_match(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape(value: str, *, spaces: bool = False) -> str:
+    """``value`` with control characters (and, with ``spaces``, blanks) escaped."""
+    pattern = _UNSAFE_OR_SPACE if spaces else _UNSAFE
+    return pattern.sub(_escape_match, value) if pattern.search(value) else value
 
 
 def redact_query(query: str) -> str:
-    """Replace the values of credential arguments in a query string."""
+    """Replace the values of credential arguments in a query string.
+
+    A name counts as the application reads it: percent-decoded, ``+`` as a
+    space, any case.
+    """
     if not query:
         return query
-    return _SECRET.sub(r"\1\2***", query)
+    parts = query.split("&")
+    for index, part in enumerate(parts):
+        name, equals, _ = part.partition("=")
+        if equals and _argument_name(name) in SECRET_ARGUMENTS:
+            parts[index] = f"{name}=***"
+    return "&".join(parts)
+
+
+def _argument_name(raw: str) -> str:
+    return (unquote_plus(raw, errors="replace") if "%" in raw or "+" in raw else raw).lower()
+
+
+def correlation_id(value: str | None) -> str | None:
+    """An incoming ``X-Request-ID`` when it is well-formed, else None."""
+    if value and CORRELATION_ID.fullmatch(value):
+        return value
+    return None
 
 
 def access_line(
-    identifier: str | None, user: str | None, method: str, path: str, query: str, status: int, millis: float
+    identifier: str | None,
+    user: str | None,
+    method: str,
+    path: str,
+    query: str,
+    status: int,
+    millis: float,
+    correlation: str | None = None,
 ) -> str:
-    """Format one access-log line."""
+    """Format one access-log line of the text format."""
     target = f"{path}?{redact_query(query)}" if query else path
-    return f"{identifier or '-'} {user or '-'} {method} {target} {status} {millis:.2f}ms"
+    line = (
+        f"{identifier or '-'} {escape(user, spaces=True) if user else '-'} {escape(method, spaces=True)} "
+        f"{escape(target, spaces=True)} {status} {millis:.2f}ms"
+    )
+    return f"{line} cid={correlation}" if correlation else line
+
+
+def access_json(
+    identifier: str | None,
+    user: str | None,
+    method: str,
+    path: str,
+    query: str,
+    status: int,
+    millis: float,
+    correlation: str | None = None,
+    *,
+    now: float | None = None,
+) -> str:
+    """Format one access-log line of the JSON format (no line break)."""
+    target = f"{path}?{redact_query(query)}" if query else path
+    record: dict[str, Any] = {
+        "time": _iso_time(time.time() if now is None else now),
+        "_id": identifier,
+        "user": escape(user) if user else None,
+        "method": escape(method),
+        "path": escape(target),
+        "status": status,
+        "ms": round(millis, 2),
+        "pid": current_pid(),
+    }
+    if correlation:
+        record["correlation_id"] = correlation
+    return orjson.dumps(record).decode()
+
+
+def _iso_time(epoch: float) -> str:
+    stamp = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+class JsonFormatter(logging.Formatter):
+    """Log records as JSON lines: time, level, logger, message, pid (and the
+    traceback as ``exc_info``), for the error log in the JSON format."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One JSON object, control characters escaped by JSON itself."""
+        data: dict[str, Any] = {
+            "time": _iso_time(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,
+        }
+        identifier = _request_identifier()
+        if identifier is not None:
+            data["_id"] = identifier
+        if record.exc_info:
+            data["exc_info"] = "".join(traceback.format_exception(*record.exc_info))
+        return orjson.dumps(data, default=str).decode()
+
+
+def _request_identifier() -> str | None:
+    """The ``_id`` of the request being served, if any."""
+    flask = sys.modules.get("flask")
+    if flask is None or not flask.has_request_context():
+        return None
+    state = getattr(flask.request._get_current_object(), "core4_state", None)
+    return getattr(state, "identifier", None)
 
 
 class AccessHandler(logging.StreamHandler):
@@ -62,9 +194,11 @@ class AccessHandler(logging.StreamHandler):
     #: the format ``emit`` uses; ``write_line`` reproduces it
     FORMAT = "%(asctime)s %(message)s"
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: Any = None, *, stamped: bool = True) -> None:
         super().__init__(stream)
-        self.default_formatter = logging.Formatter(self.FORMAT)
+        #: lines start with the time (text); JSON lines carry it inside
+        self.stamped = stamped
+        self.default_formatter = logging.Formatter(self.FORMAT if stamped else "%(message)s")
         self.setFormatter(self.default_formatter)
         self._second: int | None = None
         self._stamp = ""
@@ -76,14 +210,17 @@ class AccessHandler(logging.StreamHandler):
         return self.formatter is self.default_formatter and not self.filters and self.level <= logging.INFO
 
     def write_line(self, message: str) -> None:
-        """Write ``<asctime> <message>`` as the default formatter would."""
-        now = time.time()
-        second = int(now)
-        if second != self._second:
-            formatter = self.default_formatter
-            self._stamp = time.strftime(formatter.default_time_format, formatter.converter(second))
-            self._second = second
-        text = f"{self._stamp},{int((now - second) * 1000):03d} {message}{self.terminator}"
+        """Write ``<asctime> <message>`` (or the bare message) as the default formatter would."""
+        if self.stamped:
+            now = time.time()
+            second = int(now)
+            if second != self._second:
+                formatter = self.default_formatter
+                self._stamp = time.strftime(formatter.default_time_format, formatter.converter(second))
+                self._second = second
+            text = f"{self._stamp},{int((now - second) * 1000):03d} {message}{self.terminator}"
+        else:
+            text = message + self.terminator
         loop = _gevent_loop()
         if loop is None:
             self._write(text)
@@ -143,16 +280,50 @@ def flush() -> None:
             handler.flush()
 
 
-def configure(enabled: bool) -> None:
-    """Send access lines to stderr unless the application configured logging."""
+def configure(enabled: bool, log_format: str = "text") -> None:
+    """Send access lines to stderr unless the application configured logging.
+
+    With ``log_format="json"`` access lines are JSON objects, and so are the
+    records of the ``core4flask`` logger (errors) unless the application gave
+    that logger a handler of its own.
+    """
+    if log_format not in LOG_FORMATS:
+        from .config import ConfigError
+
+        raise ConfigError(f"config key [api.log_format] expects one of {', '.join(LOG_FORMATS)}, got [{log_format}]")
     if not enabled:
         log.disabled = True
         return
     log.disabled = False
     log.setLevel(logging.INFO)
+    stamped = log_format == "text"
+    own = [h for h in log.handlers if type(h) is AccessHandler]
+    if own and own[0].stamped != stamped:
+        for handler in own:
+            handler.flush()
+            log.removeHandler(handler)
     if not log.handlers:
-        log.addHandler(AccessHandler(sys.stderr))
+        log.addHandler(AccessHandler(sys.stderr, stamped=stamped))
         log.propagate = False
+    _configure_error_log(json_lines=not stamped)
+
+
+#: the handler :func:`configure` gave the ``core4flask`` logger for JSON errors
+_error_handler: logging.Handler | None = None
+
+
+def _configure_error_log(*, json_lines: bool) -> None:
+    global _error_handler
+    errors = logging.getLogger("core4flask")
+    if _error_handler is not None and not json_lines:
+        errors.removeHandler(_error_handler)
+        errors.propagate = True
+        _error_handler = None
+    elif json_lines and _error_handler is None and not errors.handlers:
+        _error_handler = logging.StreamHandler(sys.stderr)
+        _error_handler.setFormatter(JsonFormatter())
+        errors.addHandler(_error_handler)
+        errors.propagate = False
 
 
 def _direct_handler() -> AccessHandler | None:
@@ -166,7 +337,7 @@ def _direct_handler() -> AccessHandler | None:
     return handler
 
 
-def log_request(request: Any, state: Any, status: int, started: float | None) -> None:
+def log_request(request: Any, state: Any, status: int, started: float | None, *, json_lines: bool = False) -> None:
     """Write the access line of a finished request."""
     if log.disabled or not log.isEnabledFor(logging.INFO):
         return
@@ -174,7 +345,10 @@ def log_request(request: Any, state: Any, status: int, started: float | None) ->
     identifier = getattr(state, "identifier", None)
     user = getattr(state, "current_user", None)
     query = request.query_string.decode("latin-1") if request.query_string else ""
-    line = access_line(identifier, user, request.method, request.path, query, status, millis)
+    environ = request.environ
+    correlation = correlation_id(environ.get("HTTP_X_REQUEST_ID")) if "HTTP_X_REQUEST_ID" in environ else None
+    format_line = access_json if json_lines else access_line
+    line = format_line(identifier, user, request.method, request.path, query, status, millis, correlation)
     handler = _direct_handler()
     if handler is not None:
         handler.write_line(line)

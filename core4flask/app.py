@@ -1,17 +1,21 @@
 """The Flask glue: the ``Core4`` extension and ``create_app``.
 
-``Core4(app)`` adds core4flask to any Flask application; ``register()`` mounts
-containers as Blueprints, and with the first of them core4's standard API at
-``/core4/api/v1`` (login, profile, roles, settings). ``create_app()`` builds a complete application with
-the standard container (login, profile, roles, settings, ``_info``) and the
-launcher at ``/``.
+``Core4(app)`` (or ``Core4()`` and ``init_app(app)``, for any number of
+applications) adds core4flask to any Flask application: ``register()``
+mounts containers as Blueprints, with the first of them core4's standard API
+at ``/core4/api/v1`` (login, profile, roles, settings, probes), plus the
+``flask users``/``flask roles`` commands and, when asked, the launcher.
+``create_app()`` builds a complete application with the standard container
+(login, profile, roles, settings, ``_info``) and the launcher at ``/``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,12 +23,14 @@ import flask
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from . import accesslog
+from . import accesslog, cors
 from ._malloc import return_large_blocks
 from ._pid import current_pid
 from .config import ConfigDict, load_config
 from .container import ROUTE_METHODS, ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
 from .errors import HTTPError, error_response
+from .handler import new_identifier
+from .instance import application_module, default_instance_path, store_folder
 from .proxies import trust_proxies
 from .response import Core4Response
 from .static import guard_flask_static
@@ -41,7 +47,13 @@ MAX_FORM_PARTS = 100_000
 
 
 class Core4:
-    """The core4flask Flask extension."""
+    """The core4flask Flask extension.
+
+    ``cli`` adds the ``users`` and ``roles`` command groups; ``launcher``
+    mounts the launcher (True: at ``/``; a string: at that root);
+    ``standard_api=False`` leaves ``/core4/api/v1`` out. The state of one
+    application is ``app.extensions["core4flask"]``.
+    """
 
     def __init__(
         self,
@@ -49,8 +61,21 @@ class Core4:
         *containers: type[CoreApiContainer],
         config: Mapping[str, Any] | None = None,
         standard_api: bool = True,
+        cli: bool = True,
+        launcher: bool | str = False,
     ) -> None:
         self.app: flask.Flask | None = None
+        #: containers registered on this extension: mounted into every
+        #: application it is initialised with, before and after registration
+        self.registered: list[type[CoreApiContainer]] = []
+        #: the state of each further application (``init_app`` of a second app)
+        self._other_apps: list[weakref.ref[Core4]] = []
+        self._config_overrides = config
+        self._standard_requested = standard_api
+        #: add the ``users`` and ``roles`` commands to ``flask``
+        self.cli = cli
+        #: mount the launcher: at ``/`` when True, at the root a string names
+        self.launcher = launcher
         #: mount the standard API container (``/core4/api/v1``) with the first
         #: registered container; ``create_app`` mounts the standard containers itself
         self.standard_api = standard_api
@@ -78,24 +103,44 @@ class Core4:
         self._store_failed: tuple[int, float, str] | None = None
         if app is not None:
             self.init_app(app, config=config)
-            if containers:
-                self.register(*containers)
+        if containers:
+            self.register(*containers)
 
-    def init_app(self, app: flask.Flask, config: Mapping[str, Any] | None = None) -> None:
-        """Attach core4flask to ``app`` (configuration, converters, auth)."""
+    def init_app(self, app: flask.Flask, config: Mapping[str, Any] | None = None) -> Core4:
+        """Attach core4flask to ``app`` (configuration, converters, auth, CLI).
+
+        Works for any number of applications (the app-factory pattern): the
+        first one is served by this object, each further one by a new
+        ``Core4`` with the same settings and registered containers. Either
+        way the application's state is ``app.extensions["core4flask"]``,
+        which this method also returns.
+        """
+        if self.app is not None and self.app is not app:
+            state = Core4(config=self._config_overrides, standard_api=self._standard_requested)
+            state.cli, state.launcher = self.cli, self.launcher
+            state.init_app(app, config=config)
+            if self.registered:
+                state.register(*self.registered)
+            self._other_apps.append(weakref.ref(state))
+            return state
         self.app = app
-        overrides = config if config is not None else app.config.get("CORE4")
+        overrides = config if config is not None else app.config.get("CORE4", self._config_overrides)
         self.config = load_config(overrides)
         app.extensions[EXTENSION] = self
         app.url_map.converters["c4rest"] = RestConverter
+        #: no CORS headers of core4's: ``api.allow_origin: ""`` or flask-cors (see core4flask.cors)
+        self._cors_off: bool | None = None
+        allow_origin = self.config.api.allow_origin
         self._cors_headers = (
-            ("Access-Control-Allow-Origin", str(self.config.api.allow_origin or "*")),
+            ("Access-Control-Allow-Origin", "*" if allow_origin is None else str(allow_origin)),
             ("Access-Control-Allow-Headers", CORS_HEADERS),
             ("Access-Control-Allow-Methods", CORS_METHODS),
         )
         # browsers may read the token header of a response that carries one
         self._cors_token_headers = (*self._cors_headers, ("Access-Control-Expose-Headers", "token"))
-        accesslog.configure(bool(self.config.api.access_log))
+        #: access lines (and error records) as JSON objects: ``api.log_format: json``
+        self.json_log = self.config.api.log_format == "json"
+        accesslog.configure(bool(self.config.api.access_log), str(self.config.api.log_format))
         from .apps.registry import install as install_registry
         from .auth.setup import install as install_auth
 
@@ -103,16 +148,38 @@ class Core4:
         install_registry(self)
         if HTTPException not in app.error_handler_spec[None][None]:
             app.register_error_handler(HTTPException, _container_error)
+        if self.cli:
+            from .roles.cli import register_cli
+
+            register_cli(app)
+        if self.registered:
+            self._mount(*self.registered)
+        if self.launcher:
+            self._mount_launcher()
+        return self
 
     # -- containers ------------------------------------------------------------------
     def register(self, *containers: type[CoreApiContainer]) -> list[ContainerApp]:
-        """Mount containers (classes) as Blueprints at their roots."""
-        if self.app is None:
-            raise SetupError("call init_app() before register()")
-        mounted = []
+        """Mount containers (classes) as Blueprints at their roots, in every
+        application this extension serves (and will be initialised with)."""
         for container in containers:
             if not (isinstance(container, type) and issubclass(container, CoreApiContainer)):
                 raise SetupError(f"expected a CoreApiContainer subclass, not [{container!r}]")
+        self.registered.extend(c for c in containers if c not in self.registered)
+        if self.app is None:
+            return []  # mounted by init_app()
+        mounted = self._mount(*containers)
+        for other in self._other_apps:
+            state = other()
+            if state is not None:
+                state.register(*containers)
+        return mounted
+
+    def _mount(self, *containers: type[CoreApiContainer]) -> list[ContainerApp]:
+        """Mount containers in this extension's application."""
+        assert self.app is not None
+        mounted = []
+        for container in containers:
             if not container.enabled or container is self._standard_mounted:
                 continue  # the standard API came with the first container
             prepared = ContainerApp(container, self, self.resources)
@@ -168,8 +235,18 @@ class Core4:
 
         self.standard_api = False
         if not any(c.root == CoreApiServer.root for c in self.containers):
-            self.register(CoreApiServer)
+            self._mount(CoreApiServer)
             self._standard_mounted = CoreApiServer
+
+    def _mount_launcher(self) -> None:
+        from .apps.routes import CoreAppManager
+
+        manager: type[CoreApiContainer] = CoreAppManager
+        if isinstance(self.launcher, str):
+            attributes = {"root": self.launcher, "__module__": manager.__module__}
+            manager = type("CoreAppManager", (CoreAppManager,), attributes)
+        if not any(c.root == manager.get_root() for c in self.containers):
+            self._mount(manager)
 
     def finish_response(self, request: flask.Request, response: WerkzeugResponse, started: float) -> WerkzeugResponse:
         """CORS headers and the access-log line of a finished request."""
@@ -178,19 +255,25 @@ class Core4:
             has_origin = has_token = False  # nothing but what Core4Response.finished set
         else:
             has_origin, has_token = _cors_relevant(headers)
-        if not has_origin:
-            cors = self._cors_token_headers if has_token else self._cors_headers
+        if self._cors_off is None:  # the first request: the application is set up by now
+            self._cors_off = not self._cors_headers[0][1] or cors.host_has_policy(self.app)
+        if not has_origin and not self._cors_off:
+            defaults = self._cors_token_headers if has_token else self._cors_headers
             # Flask keeps a Core4Response only while it is an app.response_class
             # (test fixtures may swap that class after start)
             if type(response) is Core4Response and issubclass(Core4Response, self.app.response_class):
-                response.extra_headers = cors
+                response.extra_headers = defaults
             else:
-                headers.extend(cors)
+                # after every after_request hook, where none set an origin
+                cors.send_unless_set(response, defaults)
         # the handler and its request refer to each other: part them here, so that
         # both are freed now instead of by the cycle collector (whose passes over
         # every request's garbage cost more than the request itself)
         state = request.__dict__.pop("core4_state", None)
-        accesslog.log_request(request, state, response.status_code, started)
+        identifier = getattr(state, "identifier", None) or new_identifier()
+        # every answer names its _id, so a client can quote it to operators
+        headers.add("X-Request-ID", identifier)
+        accesslog.log_request(request, state, response.status_code, started, json_lines=self.json_log)
         return response
 
     # -- the store --------------------------------------------------------------------
@@ -211,7 +294,7 @@ class Core4:
                     if failed is not None and failed[0] == pid and time.monotonic() < failed[1] + STORE_RETRY:
                         raise StoreUnavailable(failed[2])
 
-                    instance = self.app.instance_path if self.app is not None else os.getcwd()
+                    instance = store_folder(self.app.instance_path if self.app is not None else None)
                     store = open_store(
                         self.config.get("mongo_url"),
                         instance,
@@ -229,9 +312,30 @@ class Core4:
                     self._store, self._store_pid = store, pid
         return self._store
 
+    def use_store(self, store: Any) -> None:
+        """Serve this process from ``store`` (set up by the caller) instead of
+        the configured one; the testing plugin's throw-away stores use it."""
+        with self._store_lock:
+            self._store, self._store_pid, self._store_failed = store, current_pid(), None
+
+    def store_location(self) -> str:
+        """Where the store is: the SQLite file, or the MongoDB server and database."""
+        mongo_url = self.config.get("mongo_url")
+        if mongo_url:
+            from urllib.parse import urlsplit
+
+            host = urlsplit(mongo_url).hostname or "?"  # never the credentials
+            return f"MongoDB at {host}, database {self.config.get('mongo_database')}"
+        from .store.base import SQLITE_FILENAME
+
+        folder = store_folder(self.app.instance_path if self.app is not None else None)
+        return f"SQLite at {os.path.join(folder, SQLITE_FILENAME)}"
+
     # -- serving lifecycle ------------------------------------------------------------
     def prepare_serving(self) -> None:
         """Run once before the first worker starts (bootstrap, checks)."""
+        # where the users live, so that an operator finds (and backs up) them
+        print(f"core4flask store: {self.store_location()}", file=sys.stderr, flush=True)
         for callback in self.on_prepare:
             callback(self)
 
@@ -285,10 +389,11 @@ def create_app(
     import_name: str = "core4flask",
 ) -> flask.Flask:
     """A Flask application serving ``containers`` plus the standard container."""
+    # see core4flask.instance: the application's own folder, never the environment's
     instance_path = instance_path or os.environ.get("CORE4_INSTANCE_PATH")
-    if instance_path:
-        instance_path = os.path.abspath(instance_path)
-    app = flask.Flask(import_name, instance_path=instance_path)
+    if not instance_path:
+        instance_path = default_instance_path(application_module(containers))
+    app = flask.Flask(import_name, instance_path=os.path.abspath(instance_path))
     # werkzeug would keep form fields to 500 kB and forms to 1,000 fields; the
     # body limit alone bounds them now, and larger bodies answer 413
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_MEMORY_SIZE"] = MAX_BODY_SIZE
@@ -304,9 +409,6 @@ def create_app(
     else:
         extra = []
     ext.register(*containers, *extra)
-    from .roles.cli import register_cli
-
-    register_cli(app)
     app.register_error_handler(HTTPException, _app_error)
     return app
 

@@ -22,6 +22,7 @@ from dateutil import parser as date_parser
 from dateutil import tz
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from .deadline import body_timed_out
 from .errors import ArgumentParsingError, HTTPError, MissingArgumentError, status_of
 
 #: What ``as_type`` may be: a type or any callable converting one value.
@@ -234,6 +235,7 @@ def merged_arguments(request: Any, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> d
         merged[key] = [clean_string(v) for v in values]
     if request.mimetype in _FORM_TYPES:
         try:
+            _check_urlencoded_size(request)
             form = request.form
         except (HTTPException, OSError) as exc:  # too large, or the client went away mid-body
             raise body_error(request, exc) from exc
@@ -247,6 +249,19 @@ def merged_arguments(request: Any, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> d
         for key, value in body.items():
             merged.setdefault(key, []).append(value)
     return merged
+
+
+def _check_urlencoded_size(request: Any) -> None:
+    """Hold a URL-encoded form to ``max_form_memory_size``, as multipart text is.
+
+    werkzeug 3.1.9 stopped applying that limit to URL-encoded bodies, which it
+    reads into memory whole: in an application without ``MAX_CONTENT_LENGTH``
+    (a host app using ``Core4(app)``) nothing would bound them any more.
+    """
+    limit = request.max_form_memory_size
+    length = request.content_length
+    if limit is not None and length is not None and length > limit and request.mimetype == _FORM_TYPES[0]:
+        raise RequestEntityTooLarge()
 
 
 def json_body(request: Any, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:
@@ -270,7 +285,11 @@ def json_body(request: Any, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:
 
 
 def body_error(request: Any, exc: BaseException) -> HTTPError:
-    """The error for a body that could not be read: 413 naming the limits, else 400."""
+    """The error for a body that could not be read: 413 naming the limits, 408
+    past ``api.body_timeout``, else 400."""
+    timed_out = body_timed_out(exc)
+    if timed_out is not None:
+        return HTTPError(408, timed_out.strerror)
     if isinstance(exc, RequestEntityTooLarge):
         limits = [
             f"{label} {limit} bytes"

@@ -1,4 +1,9 @@
-"""``serve()``: run containers on gevent's WSGI server, in one or more processes."""
+"""``serve()``: run containers on gevent's WSGI server, in one or more processes.
+
+The server bounds how long a client may take to send its request (see
+:mod:`core4flask.deadline`) and refuses requests whose framing a proxy could
+read differently (request smuggling).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ import socket
 import sys
 from collections.abc import Mapping
 from typing import Any
+
+from .deadline import timeouts_of
 
 log = logging.getLogger("core4flask")
 
@@ -82,22 +89,85 @@ def serve(
             children.clear()
             break
         children.append(pid)
-    server = WSGIServer(sock, app, log=None, error_log=log, handler_class=_raw_uri_handler())
+    header_timeout, body_timeout = timeouts_of(ext.config)
+    handler = _request_handler(header_timeout, body_timeout)
+    server = WSGIServer(sock, app, log=None, error_log=log, handler_class=handler)
     _run(app, server, children)
 
 
-def _raw_uri_handler() -> type:
-    """gevent's request handler, telling the application the path as sent
-    (``RAW_URI``, as gunicorn does): rules match it before it is decoded."""
+def _request_handler(header_timeout: float, body_timeout: float) -> type:
+    """gevent's request handler with what ``serve()`` adds to it.
+
+    * The application sees the path as sent (``RAW_URI``, as under gunicorn):
+      rules match it before it is decoded.
+    * A connection waits at most ``header_timeout`` seconds for the request
+      line and headers (which also ends idle keep-alive connections), and a
+      body must arrive within ``body_timeout`` seconds after them (see
+      :mod:`core4flask.deadline`).
+    * A request with two ``Content-Length`` headers, or with both
+      ``Content-Length`` and ``Transfer-Encoding``, or with a transfer coding
+      other than ``chunked``, is refused with 400: a proxy in front of the
+      server could read its body differently and smuggle a second request.
+    """
+    import errno
+
+    import gevent
     from gevent.pywsgi import WSGIHandler
 
-    class RawUriHandler(WSGIHandler):
+    from .deadline import DeadlineReader, HeaderTimeout
+
+    class GuardedHandler(WSGIHandler):
+        # a timed-out read ends the connection quietly, as a reset does
+        ignored_socket_errors = (*WSGIHandler.ignored_socket_errors, errno.ETIMEDOUT)
+
+        def handle_one_request(self) -> Any:
+            self._header_timer = gevent.Timeout.start_new(header_timeout, HeaderTimeout(header_timeout))
+            try:
+                return super().handle_one_request()
+            finally:
+                self._header_timer.close()
+
+        def MessageClass(self, *args: Any) -> Any:  # noqa: N802 - gevent's name
+            headers = super().MessageClass(*args)
+            # gevent drops Content-Length of a chunked request: keep what came
+            headers.received_lengths = headers.get_all("Content-Length") or []
+            return headers
+
+        def read_request(self, raw_requestline: str) -> bool:
+            try:
+                framed = super().read_request(raw_requestline)
+                refusal = smuggling_refusal(self.headers.received_lengths, self.headers)
+            finally:
+                self._header_timer.close()
+            if refusal:
+                raise ValueError(refusal)
+            return framed
+
         def get_environ(self) -> dict[str, Any]:
             environ = super().get_environ()
             environ["RAW_URI"] = self.path
+            body = getattr(self, "wsgi_input", None)
+            if body is not None:
+                body.rfile = DeadlineReader(body.rfile, body_timeout)
             return environ
 
-    return RawUriHandler
+    return GuardedHandler
+
+
+def smuggling_refusal(lengths: Any, headers: Any) -> str | None:
+    """Why a request's framing headers are refused, or None when they are fine.
+
+    ``lengths`` are the ``Content-Length`` values as received (gevent drops
+    that header of a chunked request before the application sees it).
+    """
+    codings = headers.get_all("Transfer-Encoding") or ()
+    if len(lengths) > 1:
+        return "more than one Content-Length header"
+    if codings and lengths:
+        return "both Content-Length and Transfer-Encoding"
+    if len(codings) > 1 or (codings and codings[0].strip().lower() != "chunked"):
+        return "a Transfer-Encoding other than chunked"
+    return None
 
 
 def _run(app: Any, server: Any, children: list[int]) -> None:

@@ -1,7 +1,7 @@
 """The standard containers every core4flask application serves.
 
 ``CoreApiServer`` at ``/core4/api/v1`` holds login, logout, profile, the
-roles API, settings and the OpenAPI document; ``CoreAppManager`` at ``/``
+roles API, settings, the OpenAPI document and the health/readiness probes; ``CoreAppManager`` at ``/``
 serves the launcher. Each part is added when its package is present.
 """
 
@@ -17,6 +17,7 @@ _RULE_SOURCES = (
     ("core4flask.auth.routes", "RULES"),
     ("core4flask.roles.api", "RULES"),
     ("core4flask.apps.routes", "RULES"),
+    ("core4flask.health", "RULES"),
 )
 
 

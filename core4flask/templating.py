@@ -159,8 +159,8 @@ class TemplateMixin:
     def render_string(self, template_name: str, **kwargs: Any) -> str:
         """Render a template to a string."""
         folder, name = split_template_name(template_name, self.template_folder(), type(self).__module__)
-        debug = bool(getattr(self, "_debug", False))
-        template = environment(folder, auto_reload=debug).get_template(name)
+        reload = bool(getattr(self, "_debug", False)) or _flask_reloads_templates()
+        template = environment(folder, auto_reload=reload).get_template(name)
         namespace = self.template_namespace()
         namespace.update(kwargs)
         return template.render(namespace)
@@ -177,3 +177,14 @@ class TemplateMixin:
     def default_static(self, path: str) -> str:
         """URL of a file in the default static folder."""
         return f"{self.root}/_asset/default/{self.rsc_id}/{path.lstrip('/')}"
+
+
+def _flask_reloads_templates() -> bool:
+    """Whether the Flask application reloads changed templates (``flask run
+    --debug``, or ``TEMPLATES_AUTO_RELOAD``)."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return False
+    configured = current_app.config.get("TEMPLATES_AUTO_RELOAD")
+    return bool(current_app.debug if configured is None else configured)

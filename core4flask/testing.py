@@ -23,7 +23,15 @@ Fixtures:
   client logged in (``Authorization: Bearer``) as a new user holding exactly
   those permissions. The client's ``core4_user`` attribute describes the user.
 
-:func:`create_user` and :func:`issue_token` are usable without the fixtures.
+The plugin never writes into a real store. ``core4_login`` works with an
+``app`` fixture of your own too (an application using ``Core4(app)``): it
+first moves that application to a throw-away SQLite store in the test's
+``tmp_path``, whatever its instance folder or ``mongo_url`` say.
+
+:func:`create_user` and :func:`issue_token` are usable without the fixtures,
+on an application whose store :func:`use_throwaway_store` replaced; on any
+other they refuse (``RuntimeError``) rather than write test users into real
+data.
 """
 
 from __future__ import annotations
@@ -40,7 +48,16 @@ from flask.testing import FlaskClient
 
 from .app import create_app
 
-__all__ = ["CreatedUser", "app", "core4_config", "core4_containers", "core4_login", "create_user", "issue_token"]
+__all__ = [
+    "CreatedUser",
+    "app",
+    "core4_config",
+    "core4_containers",
+    "core4_login",
+    "create_user",
+    "issue_token",
+    "use_throwaway_store",
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,36 @@ def _ext(app: flask.Flask) -> Any:
     return app.extensions["core4flask"]
 
 
+def use_throwaway_store(app: flask.Flask, folder: str | Path) -> None:
+    """Serve ``app``'s users from a new SQLite store in ``folder`` (idempotent).
+
+    Whatever the application's instance folder or ``mongo_url``, the test
+    helpers then read and write only there.
+    """
+    from .store import open_store
+
+    ext = _ext(app)
+    if getattr(ext, "throwaway_store", None) is not None:
+        return
+    store = open_store(None, str(folder))
+    store.setup()
+    ext.use_store(store)
+    # whatever else core4flask keeps beside the store goes there too
+    app.instance_path = str(folder)
+    ext.throwaway_store = store
+
+
+def _test_store(app: flask.Flask) -> Any:
+    """The application's store, if it is a throw-away one; else refuse."""
+    ext = _ext(app)
+    if getattr(ext, "throwaway_store", None) is None:
+        raise RuntimeError(
+            "core4flask.testing writes test users only into a throw-away store: use the core4_login "
+            "fixture or call use_throwaway_store(app, tmp_path) first"
+        )
+    return ext.store
+
+
 def create_user(
     app: flask.Flask,
     name: str | None = None,
@@ -79,7 +126,7 @@ def create_user(
     from .roles.validation import validate_role_fields
     from .store import new_id
 
-    store = _ext(app).store
+    store = _test_store(app)
     name = name or f"user-{secrets.token_hex(4)}"
     password = password or secrets.token_urlsafe(16)
     fields = validate_role_fields(
@@ -112,6 +159,7 @@ def create_user(
 
 def issue_token(app: flask.Flask, user_id: str) -> str:
     """A session token for the (active) user ``user_id``, as a login would give."""
+    _test_store(app)
     auth = _ext(app).auth
     with app.app_context():
         user = auth.user(user_id)
@@ -143,17 +191,25 @@ def app(core4_containers: Iterable[type], core4_config: dict[str, Any], tmp_path
     tests never write users into a real database.
     """
     config = {**core4_config, "mongo_url": None}
-    application = create_app(*core4_containers, config=config, instance_path=str(tmp_path / "core4-instance"))
+    folder = tmp_path / "core4-instance"
+    application = create_app(*core4_containers, config=config, instance_path=str(folder))
     application.testing = True
+    use_throwaway_store(application, folder)
     yield application
-    store = _ext(application)._store
-    if store is not None:
-        store.close()
+    _ext(application).throwaway_store.close()
 
 
 @pytest.fixture
-def core4_login(app: flask.Flask) -> Callable[..., FlaskClient]:
-    """Factory: ``core4_login(perm=[...], name=None)`` → a logged-in test client."""
+def core4_login(app: flask.Flask, tmp_path: Path) -> Iterator[Callable[..., FlaskClient]]:
+    """Factory: ``core4_login(perm=[...], name=None)`` → a logged-in test client.
+
+    An ``app`` fixture of the project's own is moved to a throw-away store first.
+    """
+    if getattr(_ext(app), "throwaway_store", None) is None:
+        use_throwaway_store(app, tmp_path / "core4-login-store")
+        moved = _ext(app).throwaway_store
+    else:
+        moved = None
 
     def login(perm: Iterable[str] = (), name: str | None = None, **fields: Any) -> FlaskClient:
         user = create_user(app, name, perm=perm, **fields)
@@ -162,4 +218,6 @@ def core4_login(app: flask.Flask) -> Callable[..., FlaskClient]:
         client.core4_user = user  # type: ignore[attr-defined]
         return client
 
-    return login
+    yield login
+    if moved is not None:
+        moved.close()

@@ -137,8 +137,8 @@ def start(
 
 
 def gunicorn(tmp: Path, app: str = "wsgi:app", workers: int = 2, **options: str) -> LiveServer:
-    """gunicorn with gevent workers, configured by gunicorn.conf.py."""
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-k", "gevent", "-w", str(workers), app]
+    """gunicorn with gevent workers, configured by gunicorn.conf.py (as the README serves)."""
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-w", str(workers), app]
     return start(command, tmp, **options)
 
 

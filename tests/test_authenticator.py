@@ -15,7 +15,7 @@ from flask_jwt_extended import jwt_required
 from core4flask import CoreApiContainer, CoreRequestHandler, create_app
 from core4flask.auth.secret import SecretError, signing_key
 from core4flask.store import new_id
-from core4flask.testing import create_user
+from core4flask.testing import create_user, use_throwaway_store
 
 SECRET = "authenticator-test-secret-" + "0123456789abcdef" * 3
 KEY = signing_key(SECRET, "HS512")
@@ -181,7 +181,9 @@ def test_login_with_a_token_returns_it_without_extending_the_session(app):
 @pytest.fixture
 def two_workers(tmp_path):
     """Two applications sharing one store, like two gunicorn workers."""
-    return make_app(tmp_path, token={"cache_ttl": 1.0}), make_app(tmp_path, token={"cache_ttl": 1.0})
+    first, second = make_app(tmp_path, token={"cache_ttl": 1.0}), make_app(tmp_path, token={"cache_ttl": 1.0})
+    use_throwaway_store(first, tmp_path)  # the same file second serves from
+    return first, second
 
 
 def test_logout_on_one_worker_revokes_on_every_worker(two_workers):
@@ -356,7 +358,9 @@ def test_generated_admin_password_is_printed_once_and_never_logged(tmp_path, cap
     first = create_app(AuthServer, config=config, instance_path=str(tmp_path))
     first.extensions["core4flask"].prepare_serving()
     printed = capsys.readouterr().err
-    password = re.fullmatch(r"admin password: (\S+)\n", printed).group(1)
+    store_line, password_line = printed.splitlines()
+    assert store_line == f"core4flask store: SQLite at {tmp_path / 'core4flask.sqlite3'}"
+    password = re.fullmatch(r"admin password: (\S+)", password_line).group(1)
     second = create_app(AuthServer, config=config, instance_path=str(tmp_path))
     assert second.test_client().get(WHO, headers=basic("admin", password)).status_code == 200
     assert first.test_client().get(WHO, headers=basic("admin", password)).status_code == 200

@@ -473,13 +473,19 @@ def test_init_app_then_register(tmp_path):
         root = "/late"
         rules = [("/x", EchoHandler)]
 
+    class Later(CoreApiContainer):
+        root = "/later"
+        rules = [("/x", EchoHandler)]
+
     ext = Core4()
-    with pytest.raises(SetupError):
-        ext.register(Late)
+    assert ext.register(Late) == []  # kept for init_app (the app-factory pattern)
     app = flask.Flask("late", instance_path=str(tmp_path))
     ext.init_app(app, config={"api": {"allow_origin": "https://example.com"}})
-    mounted = ext.register(Late)
-    assert [c.root for c in mounted] == ["/late"]
+    mounted = ext.register(Later)
+    assert [c.root for c in mounted] == ["/later"]
+    assert app.test_client().get("/later/x").status_code == 200
+    with pytest.raises(SetupError, match="already exists"):
+        ext.register(Late)
     response = app.test_client().get("/late/x")
     assert response.json["data"]["handler"] == "EchoHandler"
     assert response.headers["Access-Control-Allow-Origin"] == "https://example.com"

@@ -11,7 +11,7 @@ import pytest
 
 from core4flask import CoreApiContainer, CoreRequestHandler, create_app
 from core4flask.auth.secret import signing_key
-from core4flask.testing import create_user, issue_token
+from core4flask.testing import create_user, issue_token, use_throwaway_store
 
 SECRET = "login-test-secret-0123456789abcdef0123456789abcdef"
 PROFILE = "/core4/api/v1/profile"
@@ -44,7 +44,9 @@ class ArgsServer(CoreApiContainer):
 
 def make_app(tmp_path, **api):
     config = {"api": {"admin_password": "hans", "token": {"secret": SECRET}, **api}}
-    return create_app(ArgsServer, config=config, instance_path=str(tmp_path))
+    app = create_app(ArgsServer, config=config, instance_path=str(tmp_path))
+    use_throwaway_store(app, tmp_path)
+    return app
 
 
 @pytest.fixture

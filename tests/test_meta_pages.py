@@ -9,7 +9,7 @@ import pytest
 
 from core4flask import CoreApiContainer, CoreRequestHandler, CoreStaticFileHandler, create_app
 from core4flask.container import resource_id
-from core4flask.testing import create_user, issue_token
+from core4flask.testing import create_user, issue_token, use_throwaway_store
 
 ADMIN = {"api": {"admin_password": "hans", "token": {"secret": "meta-pages-secret-0123456789abcdef"}}}
 HTML = {"Accept": "text/html"}
@@ -320,6 +320,7 @@ def tenant_app(tmp_path: Path) -> Any:
     from demo.seed import CONTAINERS
 
     application = create_app(*CONTAINERS, config=ADMIN, instance_path=str(tmp_path))
+    use_throwaway_store(application, tmp_path)
     application.extensions["core4flask"].prepare_serving()
     return application
 
@@ -377,6 +378,7 @@ def test_tenant_enter_url_is_followed(tmp_path: Path) -> None:
         rules = [(r"/api/(?P<client>.+)", MyHandler, {"enter_url": "/linked/api/lufthansa"})]
 
     app = create_app(LinkedTenant, config=ADMIN, instance_path=str(tmp_path))
+    use_throwaway_store(app, tmp_path)
     rsc_id = rsc(app, MyHandler, enter_url="/linked/api/lufthansa")
     response = tenant_client(app, f"api://{MyHandler.qual_name()}").get(f"/linked/_info/enter/{rsc_id}")
     assert response.status_code == 302 and response.headers["Location"] == "/linked/api/lufthansa"

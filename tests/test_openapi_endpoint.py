@@ -9,7 +9,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from core4flask import create_app
-from core4flask.testing import create_user, issue_token
+from core4flask.testing import create_user, issue_token, use_throwaway_store
 from demo.seed import CONTAINERS
 
 SPEC_URL = "/core4/api/v1/openapi.json"
@@ -19,7 +19,9 @@ ADMIN = {"api": {"admin_password": "hans", "token": {"secret": "openapi-endpoint
 
 @pytest.fixture
 def app(tmp_path: Path) -> Any:
-    return create_app(*CONTAINERS, config=ADMIN, instance_path=str(tmp_path))
+    app = create_app(*CONTAINERS, config=ADMIN, instance_path=str(tmp_path))
+    use_throwaway_store(app, tmp_path)
+    return app
 
 
 def client_of(app: Any, *perm: str) -> Any:

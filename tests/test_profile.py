@@ -8,7 +8,7 @@ import pytest
 
 from core4flask import create_app
 from core4flask.store import new_id
-from core4flask.testing import create_user
+from core4flask.testing import create_user, use_throwaway_store
 
 SECRET = "profile-test-secret-" + "0123456789abcdef" * 3
 PROFILE = "/core4/api/v1/profile"
@@ -18,7 +18,9 @@ LOGIN = "/core4/api/v1/login"
 @pytest.fixture
 def app(tmp_path):
     config = {"api": {"admin_password": "hans", "token": {"secret": SECRET}}}
-    return create_app(config=config, instance_path=str(tmp_path))
+    app = create_app(config=config, instance_path=str(tmp_path))
+    use_throwaway_store(app, tmp_path)
+    return app
 
 
 @pytest.fixture

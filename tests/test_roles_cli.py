@@ -30,7 +30,8 @@ def run(app):
     runner = app.test_cli_runner()
 
     def invoke(*args, input=None):
-        return runner.invoke(args=["users", *args], input=input)
+        group = [] if args and args[0] == "roles" else ["users"]
+        return runner.invoke(args=[*group, *args], input=input)
 
     return invoke
 
@@ -195,3 +196,58 @@ def test_a_fresh_installation_is_bootstrapped_by_the_first_command(tmp_path):
     assert listed.exit_code == 0
     assert "admin" in listed.output and "standard_user" in listed.output and "alice" in listed.output
     assert "admin password: " not in listed.output
+
+
+def test_roles_create_list_and_delete(run, store):
+    result = run("roles", "create", "analysts", "--perm", "api://reports", "--realname", "the analysts")
+    assert result.exit_code == 0, result.output
+    assert "created role [analysts]" in result.output
+    role = store.role_by_name("analysts")
+    assert role["perm"] == ["api://reports"] and "email" not in role and "password" not in role
+    result = run("roles", "create", "seniors", "--role", "analysts", "--perm", "app://client/x")
+    assert result.exit_code == 0, result.output
+    run("create", "hans", "--email", "hans@example.com", "--password", "pw-of-hans", "--role", "analysts")
+    listed = run("roles", "list")
+    assert listed.exit_code == 0
+    names = [line.split()[0] for line in listed.output.splitlines()[1:]]
+    assert names == ["analysts", "seniors", "standard_user"]  # roles only, no users
+    deleted = run("roles", "delete", "analysts", "--yes")
+    assert deleted.exit_code == 0, deleted.output
+    assert "deleted role [analysts]" in deleted.output
+    assert store.role_by_name("analysts") is None
+    # who included the role lost it
+    assert store.role_by_name("hans")["role"] == []
+    assert store.role_by_name("seniors")["role"] == []
+
+
+def test_roles_are_validated_like_the_api(run, store):
+    for args, text in [
+        (("roles", "create", "bad name"), "field [name]"),
+        (("roles", "create", "x", "--perm", "bla"), "invalid permission protocol [bla]"),
+        (("roles", "create", "x", "--role", "nope"), "role [nope] not found"),
+        (("roles", "create", "standard_user"), "name or email exists"),
+    ]:
+        result = run(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert text in result.output, (args, result.output)
+    assert store.role_by_name("x") is None
+
+
+def test_delete_asks_and_knows_users_from_roles(run, store):
+    run("create", "hans", "--email", "hans@example.com", "--password", "pw-of-hans")
+    refused = run("delete", "hans", input="n\n")
+    assert refused.exit_code == 1 and store.role_by_name("hans") is not None
+    wrong_group = run("roles", "delete", "hans", "--yes")
+    assert wrong_group.exit_code == 1 and "is a user: use `users delete`" in wrong_group.output
+    assert run("delete", "standard_user", "--yes").exit_code == 1
+    assert store.role_by_name("standard_user") is not None
+    confirmed = run("delete", "hans", input="y\n")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert store.role_by_name("hans") is None
+    assert run("delete", "nobody", "--yes").exit_code == 1
+
+
+def test_the_last_active_cop_cannot_be_deleted(run, store):
+    result = run("delete", "admin", "--yes")
+    assert result.exit_code == 1 and "last active cop" in result.output
+    assert store.role_by_name("admin") is not None

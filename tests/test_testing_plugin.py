@@ -107,3 +107,62 @@ def test_a_configured_mongo_url_never_reaches_the_tests(pytester, monkeypatch):
     pytester.makepyfile(test_reports=TESTS)
     result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
+
+
+HOST_CONFTEST = """
+import os
+
+import flask
+import pytest
+
+from core4flask import Core4, CoreApiContainer, CoreRequestHandler
+
+pytest_plugins = ["core4flask.testing"]
+
+
+class ReportHandler(CoreRequestHandler):
+    def get(self):
+        return {"user": self.current_user}
+
+
+class ReportServer(CoreApiContainer):
+    root = "/reports"
+    rules = [(r"/report", ReportHandler)]
+
+
+@pytest.fixture
+def app():
+    # the project's own application, with its real instance folder
+    host = flask.Flask("host", instance_path=os.environ["REAL_INSTANCE"])
+    Core4(host, ReportServer, config={"api": {"admin_password": "real-admin-pw"}})
+    host.testing = True
+    return host
+"""
+
+HOST_TESTS = """
+import pytest
+
+from conftest import ReportHandler
+from core4flask.testing import create_user
+
+
+def test_core4_login_with_the_projects_own_app(core4_login):
+    client = core4_login(perm=[f"api://{ReportHandler.qual_name()}"], name="tester")
+    assert client.get("/reports/report").json["data"] == {"user": "tester"}
+
+
+def test_the_helpers_refuse_a_real_store(app):
+    with pytest.raises(RuntimeError, match="throw-away store"):
+        create_user(app, "intruder", password="pw-of-intruder")
+"""
+
+
+def test_a_host_app_fixture_leaves_the_real_instance_folder_untouched(pytester, monkeypatch, tmp_path):
+    real = tmp_path / "real-instance"
+    real.mkdir()
+    monkeypatch.setenv("REAL_INSTANCE", str(real))
+    pytester.makeconftest(HOST_CONFTEST)
+    pytester.makepyfile(test_host=HOST_TESTS)
+    result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert list(real.iterdir()) == []

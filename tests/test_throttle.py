@@ -13,7 +13,7 @@ import pytest
 from core4flask import CoreApiContainer, CoreRequestHandler, HTTPError, create_app
 from core4flask.auth.throttle import LOCK_NAMESPACE, LoginThrottle
 from core4flask.store import SQLiteStore
-from core4flask.testing import create_user
+from core4flask.testing import create_user, use_throwaway_store
 from tests import live
 
 SECRET = "throttle-test-secret-" + "0123456789abcdef" * 3
@@ -217,6 +217,7 @@ def test_login_is_429_with_retry_after_even_with_the_right_password(tmp_path):
 
 def test_every_password_path_counts_and_is_throttled(tmp_path):
     app = make_app(tmp_path)
+    use_throwaway_store(app, tmp_path)
     create_user(app, "victim", password="Right-Horse-Battery-1", perm=[f"api://{GuardedHandler.qual_name()}"])
     client = app.test_client()
     environ = {"REMOTE_ADDR": "10.0.0.9"}

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime
 import hmac
 import math
-import os
 import sys
 import threading
 import time
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._pid import current_pid
+from ..instance import store_folder
 from .changes import ChangeSignal
 from .credentials import find_credentials
 from .passwords import hash_password, needs_rehash, random_password, verify_password
@@ -199,8 +199,9 @@ class Authenticator:
             self._ready_pid = pid
 
     def _instance_path(self) -> str:
+        # beside the embedded store (see core4flask.instance)
         app = getattr(self._ext, "app", None)
-        return app.instance_path if app is not None else os.getcwd()
+        return store_folder(app.instance_path if app is not None else None)
 
     def _check_changes(self) -> None:
         """Drop the caches when some process of this host changed users or sessions."""

@@ -1,6 +1,7 @@
-"""Operator commands for users, for when nobody can use the web API.
+"""Operator commands for users and roles, for when nobody can use the web API.
 
-``register_cli(app)`` adds the ``users`` group to ``flask --app wsgi``::
+``register_cli(app)`` adds the ``users`` and ``roles`` groups to
+``flask --app wsgi``::
 
     flask --app wsgi users create NAME --email E [--password P] [--perm P]... [--role R]...
     flask --app wsgi users passwd NAME [--password P]
@@ -9,10 +10,16 @@
     flask --app wsgi users list
     flask --app wsgi users deactivate NAME
     flask --app wsgi users activate NAME
+    flask --app wsgi users delete NAME [--yes]
+    flask --app wsgi roles create NAME [--perm P]... [--role R]... [--realname R]
+    flask --app wsgi roles list
+    flask --app wsgi roles delete NAME [--yes]
 
-The operator is not limited by privileges, but the same validation applies
-as in the REST API, and the last active cop cannot be removed. Password
-hashes are never printed; passwords are prompted for unless given.
+(``grant``, ``revoke``, ``activate`` and ``deactivate`` take a user or a
+role.) The operator is not limited by privileges, but every change goes
+through the same service and validation as the REST API (passwords meet the
+same policy), and the last active cop cannot be removed. Password hashes are
+never printed; passwords are prompted for unless given.
 """
 
 from __future__ import annotations
@@ -29,17 +36,20 @@ from core4flask.store.base import StoreError
 from .bootstrap import bootstrap
 from .model import RoleError, RoleService
 
-__all__ = ["register_cli", "users"]
+__all__ = ["register_cli", "roles", "users"]
 
 T = TypeVar("T")
 
 #: the ``users`` command group
-users = AppGroup("users", help="Manage users and roles in the core4flask store.")
+users = AppGroup("users", help="Manage users (and the permissions of roles) in the core4flask store.")
+#: the ``roles`` command group
+roles = AppGroup("roles", help="Manage roles in the core4flask store.")
 
 
 def register_cli(app: flask.Flask) -> None:
-    """Add the ``users`` command group to ``app``'s ``flask`` command line."""
+    """Add the ``users`` and ``roles`` command groups to ``app``'s ``flask`` command line."""
     app.cli.add_command(users)
+    app.cli.add_command(roles)
 
 
 def _service() -> RoleService:
@@ -149,10 +159,59 @@ def deactivate(name: str) -> None:
     _report(name, _update(name, {"is_active": False}))
 
 
+@users.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def delete_user(name: str, yes: bool) -> None:
+    """Delete the user NAME."""
+    _delete(name, yes, user=True)
+
+
 @users.command("list")
 def list_users() -> None:
     """List every user and role with its permissions."""
-    records = _run(_service().find, sort="name")
+    _print_records(_run(_service().find, sort="name"))
+
+
+@roles.command("create")
+@click.argument("name")
+@click.option("--realname", default=None, help="description of the role")
+@click.option("--perm", "perms", multiple=True, metavar="PERM", help="a permission (repeatable)")
+@click.option("--role", "parents", multiple=True, metavar="ROLE", help="a role it includes (repeatable)")
+def create_role(name: str, realname: str | None, perms: Iterable[str], parents: Iterable[str]) -> None:
+    """Create the role NAME (a role has no email and no password)."""
+    fields = {"name": name, "realname": realname, "perm": list(perms), "role": list(parents)}
+    record = _run(_service().create, fields)
+    click.echo(f"created role [{record['name']}] with id {record['_id']}")
+
+
+@roles.command("list")
+def list_roles() -> None:
+    """List every role with its permissions."""
+    _print_records(_run(_service().find, {"email": {"$exists": False}}, sort="name"))
+
+
+@roles.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def delete_role(name: str, yes: bool) -> None:
+    """Delete the role NAME; users and roles that included it lose it."""
+    _delete(name, yes, user=False)
+
+
+def _delete(name: str, yes: bool, *, user: bool) -> None:
+    service = _service()
+    doc = _run(service.require_name, name)
+    kind = "user" if doc.get("email") else "role"
+    if (kind == "user") != user:
+        raise click.ClickException(f"[{name}] is a {kind}: use `{kind}s delete`")
+    if not yes:
+        click.confirm(f"delete {kind} [{name}]?", abort=True)
+    _run(service.delete, doc["_id"], doc["etag"])
+    click.echo(f"deleted {kind} [{name}]")
+
+
+def _print_records(records: list[dict]) -> None:
     rows = [
         (
             record["name"],

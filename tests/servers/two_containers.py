@@ -31,9 +31,16 @@ class Echo(CoreRequestHandler):
         self.reply(list(args))
 
 
+class Body(CoreRequestHandler):
+    protected = False
+
+    def post(self):
+        self.reply({"body": self.request.get_data(as_text=True)})
+
+
 class One(CoreApiContainer):
     root = "/one"
-    rules = [(r"/hello", Hello), (r"/sleep", Sleepy), (r"/echo/([^/]+)/([^/]+)", Echo)]
+    rules = [(r"/hello", Hello), (r"/sleep", Sleepy), (r"/echo/([^/]+)/([^/]+)", Echo), (r"/body", Body)]
 
 
 class Two(CoreApiContainer):
