@@ -206,7 +206,10 @@ def test_roles_create_list_and_delete(run, store):
     assert role["perm"] == ["api://reports"] and "email" not in role and "password" not in role
     result = run("roles", "create", "seniors", "--role", "analysts", "--perm", "app://client/x")
     assert result.exit_code == 0, result.output
-    run("create", "hans", "--email", "hans@example.com", "--password", "pw-of-hans", "--role", "analysts")
+    result = run(
+        "create", "hans", "--email", "hans@example.com", "--password", "Pewter-Harbor-Quince-9", "--role", "analysts"
+    )
+    assert result.exit_code == 0, result.output
     listed = run("roles", "list")
     assert listed.exit_code == 0
     names = [line.split()[0] for line in listed.output.splitlines()[1:]]
@@ -234,7 +237,7 @@ def test_roles_are_validated_like_the_api(run, store):
 
 
 def test_delete_asks_and_knows_users_from_roles(run, store):
-    run("create", "hans", "--email", "hans@example.com", "--password", "pw-of-hans")
+    assert run("create", "hans", "--email", "hans@example.com", "--password", "Amber-Lagoon-Fjord-7").exit_code == 0
     refused = run("delete", "hans", input="n\n")
     assert refused.exit_code == 1 and store.role_by_name("hans") is not None
     wrong_group = run("roles", "delete", "hans", "--yes")
