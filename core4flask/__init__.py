@@ -12,8 +12,7 @@ from .pagination import PageResult as PageResult
 from .serve import serve as serve
 from .static import CoreStaticFileHandler as CoreStaticFileHandler
 from .tenant import CoreTenantHandler as CoreTenantHandler
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 __all__ = [
     "Core4",

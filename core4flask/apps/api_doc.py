@@ -14,6 +14,7 @@ from typing import Any
 
 from ..handler import HTTP_METHODS, CoreRequestHandler
 from ..templating import package_environment
+from ..version import __version__
 from .meta import description_of
 from .openapi import build_openapi
 
@@ -54,8 +55,6 @@ def resource_descriptions(ext: Any) -> list[dict[str, Any]]:
 
 def app_openapi(ext: Any) -> dict[str, Any]:
     """The OpenAPI 3.1 document of an application."""
-    from .. import __version__
-
     return build_openapi(resource_descriptions(ext), title="core4flask API", version=__version__)
 
 

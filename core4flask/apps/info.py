@@ -21,6 +21,7 @@ from ..handler import CoreRequestHandler
 from ..pagination import CorePager
 from ..paths import project_of
 from ..store.query import match
+from ..version import __version__
 from .registry import live_entries
 
 #: Fields the free-text search looks at.
@@ -285,7 +286,6 @@ class InfoHandler(CoreRequestHandler):
 
     def version_info(self) -> dict[str, Any]:
         """``project``, ``version`` and ``core4`` (core4flask's version)."""
-        from .. import __version__
         from .registry import project_version
 
         container = self.resource.container if self.resource is not None else type(self)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..store.base import FIRST_SEEN_NS
+from ..version import __version__
 
 if TYPE_CHECKING:
     from ..app import Core4
@@ -191,8 +192,6 @@ class Registry:
     # -- store operations -----------------------------------------------------------
     def server_info(self) -> dict[str, Any]:
         """The server document published next to the handlers."""
-        from .. import __version__
-
         return {
             "hostname": socket.gethostname(),
             "pid": os.getpid(),
