@@ -26,6 +26,7 @@ from .config import ConfigDict, load_config
 from .container import ROUTE_METHODS, ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
 from .errors import HTTPError, error_response
 from .response import Core4Response
+from .state import STATE_ATTRIBUTE
 
 EXTENSION = "core4flask"
 CORS_HEADERS = "access-control-allow-origin,authorization,content-type"
@@ -184,10 +185,10 @@ class Core4:
                 response.extra_headers = cors
             else:
                 headers.extend(cors)
-        # the handler and its request refer to each other: part them here, so that
-        # both are freed now instead of by the cycle collector (whose passes over
-        # every request's garbage cost more than the request itself)
-        state = request.__dict__.pop("core4_state", None)
+        # the request's state leaves it with the access line: nothing of a finished
+        # request waits for the cycle collector (whose passes over every request's
+        # garbage cost more than the request itself)
+        state = request.__dict__.pop(STATE_ATTRIBUTE, None)
         accesslog.log_request(request, state, response.status_code, started)
         return response
 

@@ -20,7 +20,8 @@ from dateutil import parser as date_parser
 from dateutil import tz
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from .errors import ArgumentParsingError, HTTPError, MissingArgumentError, status_of
+from .exceptions import ArgumentParsingError, HTTPError, MissingArgumentError, status_of
+from .state import RequestState
 
 #: What ``as_type`` may be: a type or any callable converting one value.
 Converter: TypeAlias = Callable[[Any], Any] | type
@@ -237,17 +238,22 @@ def body_error(request: Any, exc: BaseException) -> HTTPError:
 
 
 class ArgumentsMixin:
-    """``get_argument`` and friends for request handlers."""
+    """``get_argument`` and friends for request handlers.
+
+    The merged arguments are read once and kept in the request's state, where
+    error rendering finds the ``content_type`` argument.
+    """
 
     request: Any
-    _arguments: dict[str, list[Any]] | None = None
+    state: RequestState
 
     @property
     def arguments(self) -> dict[str, list[Any]]:
         """All merged request arguments, name → list of values."""
-        if self._arguments is None:
-            self._arguments = merged_arguments(self.request)
-        return self._arguments
+        arguments = self.state.arguments
+        if arguments is None:
+            arguments = self.state.arguments = merged_arguments(self.request)
+        return arguments
 
     def get_argument(
         self,

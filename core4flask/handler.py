@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import datetime
 import inspect
-import itertools
 import os
 import re
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -25,11 +23,13 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from ._async import Done, run_async_method
 from .arguments import ArgumentsMixin
 from .config import ConfigDict
-from .envelope import utc_datetime
 from .errors import HTTPError, Redirect, error_response
+from .identifiers import new_identifier as new_identifier
+from .identifiers import utcnow as utcnow
 from .negotiation import best_match
 from .paths import project_of, qual_name_of
 from .response import ResponseMixin
+from .state import STATE_ATTRIBUTE, RequestState
 from .templating import TemplateMixin
 
 if TYPE_CHECKING:
@@ -42,37 +42,6 @@ STANDARD_ROOT = "/core4/api/v1"
 #: Where browsers are sent to sign in (when the standard API is mounted).
 LOGIN_URL = STANDARD_ROOT + "/login"
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class _IdentifierSource:
-    """ObjectId-compatible request ids: 4 bytes of time, 5 random bytes per
-    process, a 3-byte counter. Cheaper than ``bson.ObjectId`` on the hot path."""
-
-    def __init__(self) -> None:
-        self.reseed()
-        os.register_at_fork(after_in_child=self.reseed)
-
-    def reseed(self) -> None:
-        self.process = os.urandom(5).hex()
-        self.counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
-        self._second = -1
-        self._prefix = ""
-
-    def __call__(self, now: float | None = None) -> str:
-        second = int(time.time() if now is None else now) & 0xFFFFFFFF
-        if second != self._second:
-            self._prefix = f"{second:08x}{self.process}"
-            self._second = second
-        return f"{self._prefix}{next(self.counter) & 0xFFFFFF:06x}"
-
-
-#: A new request ``_id`` (24-hex, a valid ObjectId), optionally for epoch seconds ``now``.
-new_identifier = _IdentifierSource()
-
-
-def utcnow() -> datetime.datetime:
-    """The current time as naive UTC."""
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodView):
@@ -135,12 +104,10 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         if request is None:
             request = flask.request._get_current_object()  # type: ignore[attr-defined]
         self.request = request
-        #: when the request started, epoch seconds (``started`` is the datetime)
-        self.started_at = time.time()
-        self.identifier = new_identifier(self.started_at)
-        self._flash: list[dict[str, Any]] = []
+        #: what error rendering and the access log read: ``_id``, flash, headers, arguments
+        self.state = RequestState()
+        setattr(request, STATE_ATTRIBUTE, self.state)
         self.user: Any = None
-        self.current_user: str | None = None
         self.token_exp: datetime.datetime | None = None
         self.resource = resource
         if resource is not None:
@@ -155,9 +122,33 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
 
     # -- identity ----------------------------------------------------------------
     @property
+    def identifier(self) -> str:
+        """The request ``_id`` (24 hex digits), the ``_id`` of every envelope."""
+        return self.state.identifier
+
+    @property
+    def started_at(self) -> float:
+        """When the request started, epoch seconds."""
+        return self.state.started_at
+
+    @property
     def started(self) -> datetime.datetime:
         """When the request started, as naive UTC."""
-        return utc_datetime(self.started_at)
+        return self.state.started
+
+    @property
+    def current_user(self) -> str | None:
+        """The signed-in user's name (None before authentication)."""
+        return self.state.current_user
+
+    @current_user.setter
+    def current_user(self, name: str | None) -> None:
+        self.state.current_user = name
+
+    @property
+    def _flash(self) -> list[dict[str, Any]]:
+        # core4 handlers (and their templates, as ``_flash``) read the messages here
+        return self.state.flash
 
     @classmethod
     def qual_name(cls) -> str:
@@ -200,7 +191,6 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
     def run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> WerkzeugResponse:
         """Serve the request with the given URL arguments."""
         request = self.request
-        request.core4_state = self
         method = request.method
         try:
             if method == "OPTIONS":
@@ -215,7 +205,7 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
                 result = self.call_method(method, args, kwargs)
             return self.make_response(result)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an error response
-            return error_response(exc, self)
+            return error_response(exc, self.state)
 
     def call_method(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call the handler method for an HTTP method (405 if undefined)."""
@@ -303,14 +293,13 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         """Serve the card, help or enter page of this handler's resource."""
         from .apps import meta
 
-        self.request.core4_state = self
         try:
             if self.request.method == "OPTIONS":
                 return self.make_response(None)
             self.prepare_protection_for(mode.upper())
             return self.make_response(meta.serve_page(self, mode))
         except Exception as exc:  # noqa: BLE001 - every failure becomes an error response
-            return error_response(exc, self)
+            return error_response(exc, self.state)
 
     def prepare_protection_for(self, pseudo_method: str) -> None:
         """Authenticate and authorise a card/help/enter page request."""

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from .envelope import build_envelope, dumps, dumps_with_raw, reason, valid_status
 from .negotiation import SHORT_NAMES, dataframe_records_json, is_dataframe, render_dataframe, wanted_type
 from .pagination import PageResult
+from .state import RequestState
 
 JSON_TYPE = "application/json; charset=UTF-8"
 
@@ -137,18 +138,19 @@ FLASH_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ResponseMixin:
-    """Status, headers, body and flash messages of one request."""
+    """Status, headers, body and flash messages of one request.
 
-    identifier: str
-    started_at: float
+    Headers and flash messages are kept in the request's state, so an error
+    response finds them there.
+    """
+
     request: Any
+    state: RequestState
     _status: int = 200
-    _headers: list[tuple[str, str]] | None = None
     _body: Any = None
     _content_type: str | None = None
     _chunks: list[bytes] | None = None
     _response: WerkzeugResponse | None = None
-    _flash: list[dict[str, Any]]
 
     # -- status and headers -------------------------------------------------
     def set_status(self, status_code: int, reason: str | None = None) -> None:
@@ -164,21 +166,22 @@ class ResponseMixin:
 
     def set_header(self, name: str, value: Any) -> None:
         """Set a response header, replacing earlier values."""
-        headers = self._headers or []
         lowered = name.lower()
-        self._headers = [(k, v) for k, v in headers if k.lower() != lowered]
-        self._headers.append((name, str(value)))
+        headers = [(k, v) for k, v in self.state.headers or () if k.lower() != lowered]
+        headers.append((name, str(value)))
+        self.state.headers = headers
 
     def add_header(self, name: str, value: Any) -> None:
         """Add a response header, keeping earlier values."""
-        if self._headers is None:
-            self._headers = []
-        self._headers.append((name, str(value)))
+        headers = self.state.headers
+        if headers is None:
+            headers = self.state.headers = []
+        headers.append((name, str(value)))
 
     def clear_header(self, name: str) -> None:
         """Remove a response header."""
         lowered = name.lower()
-        self._headers = [(k, v) for k, v in (self._headers or []) if k.lower() != lowered]
+        self.state.headers = [(k, v) for k, v in self.state.headers or () if k.lower() != lowered]
 
     # -- flashing ---------------------------------------------------------------
     def flash(self, level: str, message: Any, *args: Any) -> None:
@@ -187,10 +190,10 @@ class ResponseMixin:
         if level not in FLASH_LEVELS:
             raise ValueError(f"flash level must be one of {FLASH_LEVELS}, not [{level}]")
         if isinstance(message, dict):
-            self._flash.append({"level": level, "data": message})
+            self.state.flash.append({"level": level, "data": message})
         else:
             text = str(message) % args if args else str(message)
-            self._flash.append({"level": level, "message": text})
+            self.state.flash.append({"level": level, "message": text})
 
     def flash_debug(self, message: Any, *args: Any) -> None:
         """Flash a DEBUG message."""
@@ -236,7 +239,10 @@ class ResponseMixin:
     # -- bodies -------------------------------------------------------------------------
     def envelope(self, data: Any = None, **extra: Any) -> dict[str, Any]:
         """The success envelope around ``data`` with the current status."""
-        return build_envelope(self.identifier, self._status, self.started_at, data=data, flash=self._flash, extra=extra)
+        state = self.state
+        return build_envelope(
+            state.identifier, self._status, state.started_at, data=data, flash=state.flash, extra=extra
+        )
 
     def reply(self, chunk: Any) -> None:
         """Answer with ``chunk``: the JSON envelope, or a DataFrame rendered
@@ -300,9 +306,10 @@ class ResponseMixin:
                     self.finish()
                 body = self._body if self._body is not None else b""
                 response = Core4Response.finished(body, self._status, self._content_type or JSON_TYPE)
-        if self._headers:
+        headers = self.state.headers
+        if headers:
             response.entity_headers_only = False
-            for key, value in self._headers:
+            for key, value in headers:
                 if key.lower() == "set-cookie":
                     response.headers.add(key, value)
                 else:

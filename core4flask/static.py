@@ -103,7 +103,7 @@ def serve_asset(app: ContainerApp, mode: str, rsc_id: str, path: str) -> Werkzeu
         folder, path = _project_file(handler, resource, path)
         return handler.make_response(send_file_from(folder, path))
     except Exception as exc:  # noqa: BLE001 - every failure becomes an error response
-        return error_response(exc, handler)
+        return error_response(exc, handler.state)
 
 
 def _project_file(handler: CoreRequestHandler, resource: Resource, path: str) -> tuple[Path, str]:
