@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import flask
@@ -22,11 +22,14 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from . import accesslog
 from ._malloc import return_large_blocks
 from ._pid import current_pid
+from .apps.setup import install as install_apps
+from .auth.setup import install as install_auth
 from .config import ConfigDict, load_config
 from .container import ROUTE_METHODS, ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
 from .errors import HTTPError, error_response
 from .response import Core4Response
 from .state import STATE_ATTRIBUTE
+from .types import Entries, Rule
 
 EXTENSION = "core4flask"
 CORS_HEADERS = "access-control-allow-origin,authorization,content-type"
@@ -40,7 +43,42 @@ MAX_FORM_PARTS = 100_000
 
 
 class Core4:
-    """The core4flask Flask extension."""
+    """The core4flask Flask extension.
+
+    The composition root: the one place that knows every part. The request
+    core (:mod:`core4flask.container`, :mod:`core4flask.handler` and what
+    they use) knows nothing of authentication or the features; they reach it
+    by filling these hooks when ``init_app`` installs them:
+
+    ``auth``
+        The authenticator (:class:`core4flask.types.Authenticator`). Filled by
+        :func:`core4flask.auth.setup.install`. A protected handler calls
+        ``ext.auth.authenticate(handler)`` once per request and applies what
+        it returns; None leaves every protected handler answering 401.
+    ``leading_rules``
+        Rules every container gets before its own, when it is registered; a
+        container rule with the same pattern is a setup error. Filled by
+        :func:`core4flask.apps.setup.install` with ``<root>/_info``.
+    ``automatic_rules``
+        Rules every container gets after its own, when it is registered; a
+        container's own rule with the same pattern wins. Filled by
+        :func:`core4flask.auth.setup.install` with ``<root>/login`` and
+        ``<root>/logout``.
+    ``registry_entries``
+        ``registry_entries(ext, host_url)`` returns the listing entries of
+        every live server sharing the store; a card or help page shows its
+        resource's entry (core4's shape), or only its own meta data when the
+        hook is None or fails. Filled by :func:`core4flask.apps.setup.install`.
+    ``on_prepare``
+        ``callback(ext)``, once before serving starts (``serve()``, gunicorn's
+        master). Filled by :func:`core4flask.auth.setup.install` (secret check
+        and admin bootstrap).
+    ``on_start`` / ``on_stop``
+        ``callback(ext, port)`` in every serving process once it listens, and
+        ``callback(ext)`` when it stops (in reverse order). Filled by
+        :func:`core4flask.apps.setup.install` (the registry's publication and
+        heartbeat).
+    """
 
     def __init__(
         self,
@@ -61,16 +99,21 @@ class Core4:
         self.containers: list[ContainerApp] = []
         #: static rules of fixed container paths: (path, endpoint, serving container)
         self._fixed_routes: list[tuple[str, str, ContainerApp]] = []
-        #: the authenticator (see core4flask.auth); None until installed
+        # the hooks (see the class docstring)
+        #: the authenticator; None until installed
         self.auth: Any = None
-        #: rules every container gets after its own (e.g. ``<root>/login``)
-        self.automatic_rules: list[tuple[Any, ...]] = []
+        #: rules every container gets before its own (``<root>/_info``)
+        self.leading_rules: list[Rule] = []
+        #: rules every container gets after its own (``<root>/login``, ``<root>/logout``)
+        self.automatic_rules: list[Rule] = []
+        #: ``registry_entries(ext, host_url)``: listing entries of every live server
+        self.registry_entries: Callable[[Any, str], Entries] | None = None
         #: callbacks run once per serving process: ``on_start(ext, port)``
-        self.on_start: list[Any] = []
+        self.on_start: list[Callable[[Any, int | None], None]] = []
         #: callbacks run when a serving process stops: ``on_stop(ext)``
-        self.on_stop: list[Any] = []
+        self.on_stop: list[Callable[[Any], None]] = []
         #: callbacks run once before serving starts (first start of an installation)
-        self.on_prepare: list[Any] = []
+        self.on_prepare: list[Callable[[Any], None]] = []
         self._store: Any = None
         self._store_pid: int | None = None
         self._store_lock = threading.Lock()
@@ -95,11 +138,8 @@ class Core4:
         # browsers may read the token header of a response that carries one
         self._cors_token_headers = (*self._cors_headers, ("Access-Control-Expose-Headers", "token"))
         accesslog.configure(bool(self.config.api.access_log))
-        from .apps.registry import install as install_registry
-        from .auth.setup import install as install_auth
-
         install_auth(self)
-        install_registry(self)
+        install_apps(self)
         if HTTPException not in app.error_handler_spec[None][None]:
             app.register_error_handler(HTTPException, _container_error)
 

@@ -13,7 +13,7 @@ import datetime
 import inspect
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import flask
@@ -27,13 +27,12 @@ from .errors import HTTPError, Redirect, error_response
 from .identifiers import new_identifier as new_identifier
 from .identifiers import utcnow as utcnow
 from .negotiation import best_match
+from .pages import PagesMixin
 from .paths import project_of, qual_name_of
+from .resource import Resource
 from .response import ResponseMixin
 from .state import STATE_ATTRIBUTE, RequestState
 from .templating import TemplateMixin
-
-if TYPE_CHECKING:
-    from .container import Resource
 
 #: HTTP methods a handler class may implement, in documentation order.
 HTTP_METHODS = ("get", "post", "put", "delete", "patch", "options", "head")
@@ -44,7 +43,7 @@ LOGIN_URL = STANDARD_ROOT + "/login"
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodView):
+class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, PagesMixin, MethodView):
     """Base class of core4flask request handlers.
 
     Subclasses implement ``get``/``post``/``put``/``delete``/``patch`` and answer
@@ -288,19 +287,7 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         self._response.direct_passthrough = True
         return Done()
 
-    # -- mini application pages (see core4flask.apps.meta) ---------------------------
-    def run_page(self, mode: str) -> WerkzeugResponse:
-        """Serve the card, help or enter page of this handler's resource."""
-        from .apps import meta
-
-        try:
-            if self.request.method == "OPTIONS":
-                return self.make_response(None)
-            self.prepare_protection_for(mode.upper())
-            return self.make_response(meta.serve_page(self, mode))
-        except Exception as exc:  # noqa: BLE001 - every failure becomes an error response
-            return error_response(exc, self.state)
-
+    # -- mini application pages: see core4flask.pages -----------------------------------
     def prepare_protection_for(self, pseudo_method: str) -> None:
         """Authenticate and authorise a card/help/enter page request."""
         if not self.protected:
@@ -318,18 +305,6 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         self.user = user
         self.current_user = user.name
         return user
-
-    def card(self, **meta: Any) -> Any:
-        """The card page; override to render your own (``card()`` or ``card(**meta)``)."""
-        from .apps.meta import default_card
-
-        return default_card(self, meta)
-
-    def enter(self) -> Any:
-        """The landing page: the handler's GET without URL arguments."""
-        from .apps.meta import default_enter
-
-        return default_enter(self)
 
 
 _ASYNC_METHODS: dict[tuple[type, str], bool] = {}

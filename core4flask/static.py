@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import flask
 from werkzeug.security import safe_join
@@ -12,11 +12,10 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .errors import HTTPError, error_response
 from .handler import CoreRequestHandler
-from .paths import project_root, resolve_folder
+from .paths import module_dir, project_root, resolve_folder
+from .resource import Resource
 from .templating import PACKAGE_STATIC
-
-if TYPE_CHECKING:
-    from .container import ContainerApp, Resource
+from .types import Mount
 
 
 class CoreStaticFileHandler(CoreRequestHandler):
@@ -54,8 +53,6 @@ class CoreStaticFileHandler(CoreRequestHandler):
         """The folder this resource serves."""
         container = self.resource.container if self.resource else type(self)
         module = container.__module__
-        from .paths import module_dir
-
         return resolve_folder(self.path or "", module, relative_to=module_dir(module))
 
     def get(self, rest: str | None = None) -> Any:
@@ -84,7 +81,7 @@ def send_file_from(folder: Path, name: str) -> WerkzeugResponse:
     return flask.send_file(path, conditional=True, max_age=0)
 
 
-def serve_asset(app: ContainerApp, mode: str, rsc_id: str, path: str) -> WerkzeugResponse:
+def serve_asset(app: Mount, mode: str, rsc_id: str, path: str) -> WerkzeugResponse:
     """``<root>/_asset/(default|project)/<rsc_id>/<path>``."""
     resource: Resource | None = app.resources.get(rsc_id)
     if resource is None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..handler import HTTP_METHODS, CoreRequestHandler
+from ..pages import description_of
 from ..templating import package_environment
 from ..version import __version__
-from .meta import description_of
 from .openapi import build_openapi
 
 #: Methods an OpenAPI operation is made for (OPTIONS is CORS, HEAD is GET).

@@ -12,8 +12,8 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from ..docstrings import parse_docstring
 from ..templating import package_environment
-from .docstrings import parse_docstring
 from .info import InfoHandler, filter_entries, parse_search, parse_tags, tag_counts
 
 #: Where the launcher keeps its choices (launcher.js PUTs ``{"launcher": ...}``).

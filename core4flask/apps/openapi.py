@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from .docstrings import parse_docstring
+from ..docstrings import parse_docstring
 
 #: The OpenAPI version of the generated document.
 OPENAPI_VERSION = "3.1.0"
