@@ -28,6 +28,9 @@ from .config import ConfigDict, load_config
 from .container import ROUTE_METHODS, ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
 from .errors import HTTPError, error_response
 from .response import Core4Response
+from .roles.cli import register_cli
+from .roles.setup import install as install_roles
+from .server import CoreApiServer, standard_containers
 from .state import STATE_ATTRIBUTE
 from .types import Entries, Rule
 
@@ -69,10 +72,16 @@ class Core4:
         every live server sharing the store; a card or help page shows its
         resource's entry (core4's shape), or only its own meta data when the
         hook is None or fails. Filled by :func:`core4flask.apps.setup.install`.
+    ``on_auth_ready``
+        ``callback(ext)``, once per process when authentication gets ready
+        (the store open, the secret resolved), before the first credentials
+        are checked; a callback raising ``StoreUnavailable`` runs again with
+        the next request. Filled by :func:`core4flask.roles.setup.install`
+        (the admin user and the default user role).
     ``on_prepare``
         ``callback(ext)``, once before serving starts (``serve()``, gunicorn's
-        master). Filled by :func:`core4flask.auth.setup.install` (secret check
-        and admin bootstrap).
+        master). Filled by :func:`core4flask.auth.setup.install`, which gets
+        authentication ready there: a missing secret stops the start.
     ``on_start`` / ``on_stop``
         ``callback(ext, port)`` in every serving process once it listens, and
         ``callback(ext)`` when it stops (in reverse order). Filled by
@@ -114,6 +123,8 @@ class Core4:
         self.on_stop: list[Callable[[Any], None]] = []
         #: callbacks run once before serving starts (first start of an installation)
         self.on_prepare: list[Callable[[Any], None]] = []
+        #: callbacks run once per process when authentication gets ready (admin bootstrap)
+        self.on_auth_ready: list[Callable[[Any], None]] = []
         self._store: Any = None
         self._store_pid: int | None = None
         self._store_lock = threading.Lock()
@@ -139,6 +150,7 @@ class Core4:
         self._cors_token_headers = (*self._cors_headers, ("Access-Control-Expose-Headers", "token"))
         accesslog.configure(bool(self.config.api.access_log))
         install_auth(self)
+        install_roles(self)
         install_apps(self)
         if HTTPException not in app.error_handler_spec[None][None]:
             app.register_error_handler(HTTPException, _container_error)
@@ -203,8 +215,6 @@ class Core4:
                 self._fixed_routes[number] = (path, endpoint, prepared)
 
     def _register_standard_api(self) -> None:
-        from .server import CoreApiServer
-
         self.standard_api = False
         if not any(c.root == CoreApiServer.root for c in self.containers):
             self.register(CoreApiServer)
@@ -334,15 +344,11 @@ def create_app(
     app.config["MAX_FORM_PARTS"] = MAX_FORM_PARTS
     ext = Core4(app, config=config, standard_api=False)
     if standard:
-        from .server import standard_containers
-
         given = {c.qual_name() for c in containers}
         extra = [c for c in standard_containers() if c.qual_name() not in given]
     else:
         extra = []
     ext.register(*containers, *extra)
-    from .roles.cli import register_cli
-
     register_cli(app)
     app.register_error_handler(HTTPException, _app_error)
     return app

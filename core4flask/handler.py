@@ -33,6 +33,7 @@ from .resource import Resource
 from .response import ResponseMixin
 from .state import STATE_ATTRIBUTE, RequestState
 from .templating import TemplateMixin
+from .types import Authentication, Extension, User
 
 #: HTTP methods a handler class may implement, in documentation order.
 HTTP_METHODS = ("get", "post", "put", "delete", "patch", "options", "head")
@@ -106,9 +107,14 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, PagesMixi
         #: what error rendering and the access log read: ``_id``, flash, headers, arguments
         self.state = RequestState()
         setattr(request, STATE_ATTRIBUTE, self.state)
-        self.user: Any = None
+        #: the signed-in user (protected handlers; None before authentication)
+        self.user: User | None = None
+        #: how the request authenticated (see :meth:`apply_authentication`)
+        self.auth_session: object | None = None
+        #: when the client's token expires (None: no token)
         self.token_exp: datetime.datetime | None = None
         self.resource = resource
+        self._ext: Extension | None
         if resource is not None:
             self.__dict__.update(resource.props)
             self.rsc_id: str | None = resource.rsc_id
@@ -240,6 +246,36 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, PagesMixi
         """Authenticate and authorise the request of a protected handler."""
         self.prepare_protection_for(self.request.method)
 
+    def prepare_protection_for(self, pseudo_method: str) -> None:
+        """Authenticate and authorise a request for a method or a page (``CARD``, ...)."""
+        if not self.protected:
+            return
+        user = self.require_login()
+        if not self.verify_access(pseudo_method):
+            raise HTTPError(403, f"user [{user.name}] has no access to [{self.qual_name()}]")
+
+    def require_login(self) -> User:
+        """The request's user; 401 (browsers: the login page) without valid credentials."""
+        auth = self._ext.auth if self._ext is not None else None
+        found = auth.authenticate(self) if auth is not None else None
+        if found is None:
+            raise self.unauthorized()
+        return self.apply_authentication(found)
+
+    def apply_authentication(self, found: Authentication) -> User:
+        """Take what authentication found: the user, the session, and a fresh
+        token for the response (header ``token`` and the cookie)."""
+        user = found.user
+        self.user = user
+        self.current_user = user.name
+        self.auth_session = found.session
+        self.token_exp = found.token_exp
+        if found.new_token is not None:
+            self.set_header("token", found.new_token)
+            if found.token_cookie is not None:
+                self.add_header("Set-Cookie", found.token_cookie)
+        return user
+
     def verify_access(self, method: str | None = None) -> bool:
         """Whether the user may use this handler with this HTTP method."""
         return bool(self.user.has_api_access(self.qual_name(), method or self.request.method))
@@ -286,25 +322,6 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, PagesMixi
         )
         self._response.direct_passthrough = True
         return Done()
-
-    # -- mini application pages: see core4flask.pages -----------------------------------
-    def prepare_protection_for(self, pseudo_method: str) -> None:
-        """Authenticate and authorise a card/help/enter page request."""
-        if not self.protected:
-            return
-        user = self.require_login()
-        if not self.verify_access(pseudo_method):
-            raise HTTPError(403, f"user [{user.name}] has no access to [{self.qual_name()}]")
-
-    def require_login(self) -> Any:
-        """The request's user; 401 (browsers: the login page) without valid credentials."""
-        auth = getattr(self._ext, "auth", None)
-        user = auth.authenticate(self) if auth is not None else None
-        if user is None:
-            raise self.unauthorized()
-        self.user = user
-        self.current_user = user.name
-        return user
 
 
 _ASYNC_METHODS: dict[tuple[type, str], bool] = {}

@@ -67,3 +67,25 @@ def test_card_and_help_pages_without_the_registry_hook_show_the_resource_alone(t
     assert not {"version", "created_at", "started_at"} & set(card)
     ext.registry_entries = None
     assert client.get(f"/show/_info/card/{rsc_id}").json == card
+
+
+def test_roles_create_the_admin_when_authentication_gets_ready(tmp_path):
+    from core4flask.roles.setup import bootstrap_admin
+
+    app = create_app(config=CONFIG, instance_path=str(tmp_path))
+    ext = app.extensions["core4flask"]
+    assert ext.on_auth_ready == [bootstrap_admin]
+    seen = []
+    ext.on_auth_ready.append(lambda hooked: seen.append(hooked.store.role_by_name("admin")["name"]))
+    client = app.test_client()
+    assert client.get("/core4/api/v1/profile", auth=("admin", "hans")).status_code == 200
+    assert client.get("/core4/api/v1/profile", auth=("admin", "hans")).status_code == 200
+    assert seen == ["admin"]  # once per process, after the admin was made
+
+
+def test_without_the_roles_hook_no_admin_is_made(tmp_path):
+    app = create_app(config=CONFIG, instance_path=str(tmp_path))
+    ext = app.extensions["core4flask"]
+    ext.on_auth_ready.clear()
+    assert app.test_client().get("/core4/api/v1/profile", auth=("admin", "hans")).status_code == 401
+    assert ext.store.role_by_name("admin") is None

@@ -15,7 +15,9 @@ from typing import Any
 from flask_jwt_extended import JWTManager
 
 from ..store.base import StoreUnavailable
+from ..types import Extension
 from .authenticator import Authenticator
+from .routes import LoginHandler, LogoutHandler
 from .tokens import COOKIE_NAME
 
 __all__ = ["configure_jwt", "install", "prepare"]
@@ -23,10 +25,8 @@ __all__ = ["configure_jwt", "install", "prepare"]
 log = logging.getLogger("core4flask")
 
 
-def install(ext: Any) -> None:
+def install(ext: Extension) -> None:
     """Install authentication on ``ext`` (before containers are registered)."""
-    from .routes import LoginHandler, LogoutHandler
-
     ext.auth = Authenticator(ext)
     ext.automatic_rules.append((r"/login", LoginHandler))
     ext.automatic_rules.append((r"/logout", LogoutHandler))
@@ -35,7 +35,7 @@ def install(ext: Any) -> None:
         configure_jwt(ext.app, ext.auth)
 
 
-def prepare(ext: Any) -> None:
+def prepare(ext: Extension) -> None:
     """Before serving: refuse to start without a usable secret; bootstrap the admin.
 
     A store that is down does not stop the server: requests answer 503 and
