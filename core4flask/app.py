@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from . import accesslog
+from . import store as stores
 from ._malloc import return_large_blocks
 from ._pid import current_pid
 from .apps.setup import install as install_apps
@@ -254,21 +255,19 @@ class Core4:
         if self._store is None or self._store_pid != pid:
             with self._store_lock:
                 if self._store is None or self._store_pid != pid:
-                    from .store import StoreUnavailable, open_store
-
                     failed = self._store_failed
                     if failed is not None and failed[0] == pid and time.monotonic() < failed[1] + STORE_RETRY:
-                        raise StoreUnavailable(failed[2])
+                        raise stores.StoreUnavailable(failed[2])
 
                     instance = self.app.instance_path if self.app is not None else os.getcwd()
-                    store = open_store(
+                    store = stores.open_store(
                         self.config.get("mongo_url"),
                         instance,
                         mongo_database=self.config.get("mongo_database"),
                     )
                     try:
                         store.setup()
-                    except StoreUnavailable as exc:
+                    except stores.StoreUnavailable as exc:
                         store.close()
                         self._store_failed = (pid, time.monotonic(), str(exc))
                         raise

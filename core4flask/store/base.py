@@ -7,13 +7,13 @@ the registry of serving processes. Two backends exist: :class:`SQLiteStore`
 ids are 24-hex strings and all datetimes are naive UTC with millisecond
 precision (the precision MongoDB keeps), whatever the backend stores; those
 helpers and the role-document checks live in :mod:`._documents` and are
-re-exported here.
+re-exported here. Which backend serves is decided in :mod:`.factory`, which
+the backends never import.
 """
 
 from __future__ import annotations
 
 import abc
-import os
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -30,7 +30,7 @@ from .query import validate_page, validate_query, validate_sort
 #: the key-value namespace that remembers when a resource id was first published
 FIRST_SEEN_NS = "registry.first_seen"
 
-#: the file name of the embedded database inside the instance folder
+#: the file name of the embedded database inside the instance folder (see :mod:`.factory`)
 SQLITE_FILENAME = "core4flask.sqlite3"
 
 
@@ -305,18 +305,3 @@ class Store(abc.ABC):
         """Return when ``rsc_id`` was first published (for NEW badges), or None."""
         value = self.kv_get(FIRST_SEEN_NS, rsc_id)
         return value if isinstance(value, datetime) else None
-
-
-def open_store(mongo_url: str | None, instance_path: str, *, mongo_database: str | None = None) -> Store:
-    """Return the configured store (not yet connected; call :meth:`Store.setup`).
-
-    A MongoDB store when ``mongo_url`` is set, else the embedded SQLite file
-    ``<instance_path>/core4flask.sqlite3``.
-    """
-    if mongo_url:
-        from .mongo import MongoStore
-
-        return MongoStore(mongo_url, database=mongo_database)
-    from .sqlite import SQLiteStore
-
-    return SQLiteStore(os.path.join(instance_path, SQLITE_FILENAME))
