@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ._async import Done, run_async_method
 from .arguments import ArgumentsMixin
-from .config import ConfigDict
+from .config import ConfigDict, class_section
 from .errors import HTTPError, Redirect, error_response
 from .identifiers import new_identifier as new_identifier
 from .identifiers import utcnow as utcnow
@@ -175,8 +175,6 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, PagesMixi
         """The configuration section at this handler's qual_name path."""
         if self.resource is not None:
             return self.resource.class_config
-        from .config import class_section
-
         return class_section(self.config, self.qual_name())
 
     @property

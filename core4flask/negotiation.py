@@ -11,6 +11,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from .records import records_json
+
 #: Types ``reply()`` can produce, in core4's order (order breaks ties).
 SUPPORTED_TYPES = ("text/html", "text/plain", "text/csv", "application/json")
 
@@ -114,6 +116,4 @@ def render_dataframe(frame: Any, kind: str) -> tuple[str, str]:
 def dataframe_records_json(frame: Any) -> str:
     """The DataFrame as the JSON list of its records, as core4 sends them
     (see :mod:`core4flask.records`)."""
-    from .records import records_json
-
     return records_json(frame)

@@ -11,6 +11,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from .app import create_app
+
 log = logging.getLogger("core4flask")
 
 
@@ -65,8 +67,6 @@ def serve(
     """
     patch_gevent()
     from gevent.pywsgi import WSGIServer
-
-    from .app import create_app
 
     app = create_app(*[resolve_container(c) for c in containers], config=config, instance_path=instance_path)
     ext = app.extensions["core4flask"]

@@ -39,6 +39,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from .app import create_app
+from .auth.passwords import hash_password
+from .roles.validation import validate_role_fields
+from .store import new_id
 
 __all__ = ["CreatedUser", "app", "core4_config", "core4_containers", "core4_login", "create_user", "issue_token"]
 
@@ -75,10 +78,6 @@ def create_user(
 
     Raises ValueError for invalid fields or an unknown role name.
     """
-    from .auth.passwords import hash_password
-    from .roles.validation import validate_role_fields
-    from .store import new_id
-
     store = _ext(app).store
     name = name or f"user-{secrets.token_hex(4)}"
     password = password or secrets.token_urlsafe(16)

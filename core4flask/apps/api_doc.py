@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..envelope import dumps
 from ..handler import HTTP_METHODS, CoreRequestHandler
 from ..pages import description_of
 from ..templating import package_environment
@@ -74,8 +75,6 @@ class OpenApiHandler(CoreRequestHandler):
 
     def get(self) -> Any:
         """The OpenAPI document as JSON."""
-        from ..envelope import dumps
-
         self.finish_body(dumps(app_openapi(self._ext)), "application/json; charset=UTF-8")
         return None
 

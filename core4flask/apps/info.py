@@ -22,7 +22,7 @@ from ..pagination import CorePager
 from ..paths import project_of
 from ..store.query import MAX_QUERY_DEPTH, QueryError, QueryRules, match, validate_query
 from ..version import __version__
-from .registry import live_entries
+from .registry import live_entries, project_version
 
 #: Fields the free-text search looks at.
 SEARCH_FIELDS = ("title", "subtitle", "author", "qual_name", "description")
@@ -241,8 +241,6 @@ class InfoHandler(CoreRequestHandler):
 
     def version_info(self) -> dict[str, Any]:
         """``project``, ``version`` and ``core4`` (core4flask's version)."""
-        from .registry import project_version
-
         container = self.resource.container if self.resource is not None else type(self)
         project = project_of(container)
         return {"project": project, "version": project_version(project), "core4": __version__}
