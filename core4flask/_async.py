@@ -32,7 +32,7 @@ def _gevent_patched() -> bool:
         from gevent import monkey
     except ImportError:  # pragma: no cover - gevent is a dependency
         return False
-    return monkey.is_module_patched("socket")
+    return bool(monkey.is_module_patched("socket"))
 
 
 def run_async_method(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

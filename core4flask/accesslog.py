@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 log = logging.getLogger("core4flask.access")
 
@@ -38,7 +38,7 @@ def access_line(
     return f"{identifier or '-'} {user or '-'} {method} {target} {status} {millis:.2f}ms"
 
 
-class AccessHandler(logging.StreamHandler):
+class AccessHandler(logging.StreamHandler[TextIO]):
     """The stream handler :func:`configure` installs.
 
     Besides ordinary records it takes finished lines through

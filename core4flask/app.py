@@ -207,7 +207,11 @@ class Core4:
             if endpoint != catch_all:
                 continue
             fixed = f"{prepared.blueprint_name}.fixed{index}"
-            options = {"methods": ROUTE_METHODS, "provide_automatic_options": False, "merge_slashes": False}
+            options: dict[str, Any] = {
+                "methods": ROUTE_METHODS,
+                "provide_automatic_options": False,
+                "merge_slashes": False,
+            }
             self.app.add_url_rule(path, fixed, prepared.dispatch, **options)
             self._fixed_routes.append((path, fixed, prepared))
         for number, (path, endpoint, owner) in enumerate(self._fixed_routes):
@@ -232,7 +236,8 @@ class Core4:
             cors = self._cors_token_headers if has_token else self._cors_headers
             # Flask keeps a Core4Response only while it is an app.response_class
             # (test fixtures may swap that class after start)
-            if type(response) is Core4Response and issubclass(Core4Response, self.app.response_class):
+            app = self.app
+            if type(response) is Core4Response and app is not None and issubclass(Core4Response, app.response_class):
                 response.extra_headers = cors
             else:
                 headers.extend(cors)

@@ -24,7 +24,7 @@ from .exceptions import ArgumentParsingError, HTTPError, MissingArgumentError, s
 from .state import RequestState
 
 #: What ``as_type`` may be: a type or any callable converting one value.
-Converter: TypeAlias = Callable[[Any], Any] | type
+Converter: TypeAlias = type[Any] | Callable[[Any], Any]
 #: ``dict_decode``: json.loads' ``object_hook``, called with every decoded JSON object.
 ObjectHook: TypeAlias = Callable[[dict[str, Any]], Any]
 
@@ -155,15 +155,16 @@ def convert(
 
 
 def _convert(value: Any, as_type: Converter, name: str, dict_decode: ObjectHook | None) -> Any:
-    if as_type is bool:
+    kind: object = as_type
+    if kind is bool:
         return parse_boolean(value, name)
-    if as_type is datetime.datetime:
+    if kind is datetime.datetime:
         return parse_datetime(value, name)
-    if as_type is dict:
+    if kind is dict:
         return _parse_json(value, dict, dict_decode)
-    if as_type is list:
+    if kind is list:
         return _parse_json(value, list, None)
-    if as_type is str and not isinstance(value, str):
+    if kind is str and not isinstance(value, str):
         if isinstance(value, dict | list):
             return orjson.dumps(value).decode()
         return str(value)

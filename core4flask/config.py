@@ -36,7 +36,7 @@ class ConfigError(Exception):
     """A configuration layer names an unknown key or a value of the wrong type."""
 
 
-class ConfigDict(dict):
+class ConfigDict(dict[str, Any]):
     """A dict whose keys are also attributes: ``config.api.token.secret``."""
 
     __slots__ = ()
@@ -86,7 +86,8 @@ def load_config(
         _merge(merged, env_layer, defaults, source="environment")
     if overrides:
         _merge(merged, dict(overrides), defaults, source="create_app(config=...)")
-    return to_config_dict(merged)
+    config: ConfigDict = to_config_dict(merged)
+    return config
 
 
 def class_section(config: Mapping[str, Any], qual_name: str) -> ConfigDict:
@@ -165,7 +166,14 @@ def _schema_value(defaults: Mapping[str, Any], path: list[str]) -> Any:
     return node
 
 
-def _merge(target: dict, layer: Mapping, schema: Mapping | None, *, source: str, path: tuple = ()) -> None:
+def _merge(
+    target: dict[str, Any],
+    layer: Mapping[str, Any],
+    schema: Mapping[str, Any] | None,
+    *,
+    source: str,
+    path: tuple[str, ...] = (),
+) -> None:
     for key, value in layer.items():
         key_path = (*path, str(key))
         dotted = ".".join(key_path)
@@ -194,7 +202,7 @@ def _merge(target: dict, layer: Mapping, schema: Mapping | None, *, source: str,
             target[key] = value
 
 
-def _check_project_section(section: Mapping, source: str, path: tuple) -> None:
+def _check_project_section(section: Mapping[str, Any], source: str, path: tuple[str, ...]) -> None:
     for key, value in section.items():
         key_path = (*path, str(key))
         if isinstance(value, Mapping):

@@ -28,7 +28,7 @@ from .resource import UPWIND as UPWIND
 from .resource import Resource as Resource
 from .resource import effective_props as effective_props
 from .resource import resource_id as resource_id
-from .static import serve_asset
+from .static import CoreStaticFileHandler, serve_asset
 from .types import Extension, Rule
 
 #: URL methods every container route accepts; others get 405 from routing.
@@ -162,7 +162,7 @@ class ContainerApp:
             if anchored(pattern) in seen:
                 raise SetupError(f"route [{self.root}{pattern}] already exists in [{self.qual_name}]")
             seen.add(anchored(pattern))
-            if getattr(handler, "is_static", False):
+            if issubclass(handler, CoreStaticFileHandler):
                 kwargs.setdefault("enter", handler.enter_target(self.root, pattern, kwargs))
             rsc_id = resource_id(qual_name_of(handler), kwargs)
             resource = self.resources.get(rsc_id) or shared.get(rsc_id)
@@ -192,7 +192,7 @@ class ContainerApp:
     def blueprint(self) -> Blueprint:
         """The Blueprint serving this container at its root."""
         blueprint = Blueprint(self.blueprint_name, self.container.__module__, url_prefix=self.root or None)
-        options = {"methods": ROUTE_METHODS, "provide_automatic_options": False, "merge_slashes": False}
+        options: dict[str, Any] = {"methods": ROUTE_METHODS, "provide_automatic_options": False, "merge_slashes": False}
         blueprint.add_url_rule("" if self.root else "/", "root", self.dispatch, defaults={"rest": ""}, **options)
         blueprint.add_url_rule("/<c4rest:rest>", "rest", self.dispatch, **options)
         return blueprint
@@ -263,7 +263,8 @@ class ContainerApp:
         page = self._page(path)
         if page is not None:
             resource, mode = page
-            return resource.handler(resource).run_page(mode)
+            handler: CoreRequestHandler = resource.handler(resource)
+            return handler.run_page(mode)
         asset = ASSET_PATTERN.fullmatch(path)
         if asset is not None:
             return serve_asset(self, *asset.groups())
@@ -272,7 +273,7 @@ class ContainerApp:
 
 def raw_path(environ: Mapping[str, Any]) -> str | None:
     """The request path as the client sent it (still percent-encoded), if the server tells."""
-    uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    uri: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if not uri or not uri.startswith("/"):
         return None
     return uri.partition("?")[0]

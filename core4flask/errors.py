@@ -20,6 +20,7 @@ import traceback
 from flask import Response, current_app, got_request_exception, has_request_context, redirect, request
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .arguments import merged_arguments
 from .envelope import build_envelope, dumps, reason, valid_status
@@ -47,7 +48,7 @@ def error_text(exc: BaseException, *, debug: bool) -> str:
     return text
 
 
-def error_response(exc: BaseException, state: RequestState | None = None) -> Response:
+def error_response(exc: BaseException, state: RequestState | None = None) -> WerkzeugResponse:
     """Turn any exception into the error response the client asked for.
 
     ``state`` is the state of the request being answered; by default the
@@ -110,7 +111,7 @@ def kept_headers(state: RequestState) -> list[tuple[str, str]]:
     return [(key, value) for key, value in state.headers or () if key.lower() in KEPT_HEADERS]
 
 
-def _keep_headers(state: RequestState, response: Response) -> None:
+def _keep_headers(state: RequestState, response: WerkzeugResponse) -> None:
     for key, value in kept_headers(state):
         response.headers.add(key, value)
 

@@ -166,6 +166,13 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, PagesMixi
         return project_of(type(self))
 
     @property
+    def ext(self) -> Extension:
+        """The ``Core4`` extension serving this handler (its store, its hooks)."""
+        if self._ext is None:
+            raise RuntimeError("no Core4 extension serves this handler: add Core4(app) to the application")
+        return self._ext
+
+    @property
     def config(self) -> ConfigDict:
         """The core4flask configuration."""
         return self._ext.config if self._ext is not None else ConfigDict()
@@ -276,7 +283,8 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, PagesMixi
 
     def verify_access(self, method: str | None = None) -> bool:
         """Whether the user may use this handler with this HTTP method."""
-        return bool(self.user.has_api_access(self.qual_name(), method or self.request.method))
+        user = self.user
+        return user is not None and user.has_api_access(self.qual_name(), method or self.request.method)
 
     def unauthorized(self) -> Exception:
         """401 for API clients; browsers (a page, or a form they send) go to the login page.

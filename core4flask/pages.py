@@ -137,7 +137,7 @@ def _plain(value: Any) -> bool:
 
 def serve_page(handler: PageHandler, mode: str) -> Any:
     """The answer of ``<root>/_info/<mode>/<rsc_id>``."""
-    resource = handler.resource
+    resource = _resource_of(handler)
     if mode == "enter":
         explicit = resource.attribute("enter_url")
         if getattr(resource.handler, "is_static", False):
@@ -253,7 +253,7 @@ def render_help(handler: PageHandler, meta: dict[str, Any]) -> None:
 def default_card(handler: PageHandler, meta: dict[str, Any]) -> None:
     """The default card page of a resource."""
     if not meta:
-        meta = resource_meta(handler.resource)
+        meta = resource_meta(_resource_of(handler))
     template = package_environment().get_template("core4/card.html")
     body = template.render(meta=meta, static_url_for=_package_static(handler))
     handler.finish_body(body, "text/html; charset=UTF-8")
@@ -273,6 +273,13 @@ def default_enter(handler: PageHandler) -> Any:
         names = ", ".join(p.name for p in required)
         raise HTTPError(400, f"this resource needs URL arguments ({names}); open it through one of its URLs")
     return handler.call_method("GET", (), {})
+
+
+def _resource_of(handler: PageHandler) -> Resource:
+    """The resource whose page is asked for (a handler used as a plain view has none)."""
+    if handler.resource is None:
+        raise HTTPError(404, "this handler is not mounted in a container: it has no pages")
+    return handler.resource
 
 
 def _package_static(handler: PageHandler) -> Any:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .errors import ArgumentParsingError
+from .exceptions import ArgumentParsingError
 from .negotiation import is_dataframe
 
 
@@ -45,7 +45,8 @@ class PageResult(NamedTuple):
     total_count: int
     page: int
     body: list[Any]
-    count: int
+    # core4's field; it hides tuple.count, which nobody calls on a page
+    count: int  # type: ignore[assignment]
     per_page: int
 
     def paging(self) -> dict[str, int]:

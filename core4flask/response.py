@@ -45,7 +45,7 @@ class Core4Response(flask.Response):
     entity_headers_only: bool = False
 
     @classmethod
-    def finished(cls, body: bytes, status: int, content_type: str) -> Core4Response:
+    def finished(cls, body: bytes | str, status: int, content_type: str) -> Core4Response:
         """A response with a complete body, its type and its length."""
         if type(body) is str:
             body = body.encode("utf-8")  # as werkzeug's set_data does
@@ -300,15 +300,17 @@ class ResponseMixin:
         else:
             if result is not None and self._body is None and self._response is None:
                 self.reply(result)
-            response = self._response
-            if response is None:
+            made = self._response
+            if made is None:
                 if self._body is None and self._chunks is not None:
                     self.finish()
                 body = self._body if self._body is not None else b""
-                response = Core4Response.finished(body, self._status, self._content_type or JSON_TYPE)
+                made = Core4Response.finished(body, self._status, self._content_type or JSON_TYPE)
+            response = made
         headers = self.state.headers
         if headers:
-            response.entity_headers_only = False
+            if isinstance(response, Core4Response):
+                response.entity_headers_only = False
             for key, value in headers:
                 if key.lower() == "set-cookie":
                     response.headers.add(key, value)

@@ -47,7 +47,7 @@ class CoreStaticFileHandler(CoreRequestHandler):
     def verify_access(self, method: str | None = None) -> bool:
         """Static folders are granted by the container's qual_name."""
         container = self.resource.container.qual_name() if self.resource else self.qual_name()
-        return bool(self.user.has_api_access(container, method or self.request.method))
+        return self.user is not None and self.user.has_api_access(container, method or self.request.method)
 
     def folder(self) -> Path:
         """The folder this resource serves."""
@@ -86,7 +86,7 @@ def serve_asset(app: Mount, mode: str, rsc_id: str, path: str) -> WerkzeugRespon
     resource: Resource | None = app.resources.get(rsc_id)
     if resource is None:
         return error_response(HTTPError(404, f"resource [{rsc_id}] not found"))
-    handler = resource.handler(resource)
+    handler: CoreRequestHandler = resource.handler(resource)
     try:
         method = handler.request.method
         if method == "OPTIONS":

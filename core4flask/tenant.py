@@ -42,7 +42,7 @@ class CoreTenantHandler(CoreRequestHandler):
             return True
         if self.client is None:
             raise HTTPError(400, "this tenant URL names no client")
-        return bool(self.user.has_client_access(self.client))
+        return self.user is not None and self.user.has_client_access(self.client)
 
     def enter(self) -> Any:
         """The landing page: needs ``enter_url``, as the GET would serve no client."""

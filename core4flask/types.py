@@ -16,10 +16,10 @@ in. So the core never imports what sits above it:
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeAlias
 
-from flask import Request
+from flask import Flask, Request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .config import ConfigDict
@@ -122,24 +122,68 @@ class Authenticator(Protocol):
 
 
 class Extension(Protocol):
-    """What the request core needs of the ``Core4`` extension (see its hooks)."""
+    """The ``Core4`` extension as the layers below it see it: its configuration,
+    its store, and the hooks authentication and the features fill (see
+    :class:`core4flask.app.Core4` for what fills each hook and when it runs)."""
 
-    #: the configuration
-    config: ConfigDict
     #: the authenticator; None without authentication
     auth: Authenticator | None
-    #: every resource of every registered container, by rsc_id
-    resources: Mapping[str, Any]
-    #: rules every container gets before its own
-    leading_rules: list[Rule]
-    #: rules every container gets after its own
-    automatic_rules: list[Rule]
-    #: the listing entries of every live server (card and help pages merge theirs)
+    #: ``registry_entries(ext, host_url)``: the listing entries of every live server
     registry_entries: Callable[[Any, str], Entries] | None
 
     @property
+    def app(self) -> Flask | None:
+        """The Flask application (None before ``init_app``)."""
+        ...
+
+    @property
+    def config(self) -> ConfigDict:
+        """The configuration."""
+        ...
+
+    @property
     def store(self) -> Any:
-        """The user and role store."""
+        """The user and role store (a :class:`core4flask.store.Store`)."""
+        ...
+
+    @property
+    def resources(self) -> Mapping[str, Any]:
+        """Every resource of every registered container, by rsc_id."""
+        ...
+
+    @property
+    def containers(self) -> Sequence[Any]:
+        """The registered containers, in registration order."""
+        ...
+
+    @property
+    def leading_rules(self) -> list[Rule]:
+        """Rules every container gets before its own."""
+        ...
+
+    @property
+    def automatic_rules(self) -> list[Rule]:
+        """Rules every container gets after its own."""
+        ...
+
+    @property
+    def on_prepare(self) -> list[Callable[[Any], None]]:
+        """``callback(ext)`` once before serving starts."""
+        ...
+
+    @property
+    def on_start(self) -> list[Callable[[Any, int | None], None]]:
+        """``callback(ext, port)`` in every serving process."""
+        ...
+
+    @property
+    def on_stop(self) -> list[Callable[[Any], None]]:
+        """``callback(ext)`` when a serving process stops."""
+        ...
+
+    @property
+    def on_auth_ready(self) -> list[Callable[[Any], None]]:
+        """``callback(ext)`` once per process when authentication gets ready."""
         ...
 
     def container_of(self, root: str) -> object | None:
@@ -154,9 +198,17 @@ class Extension(Protocol):
 class Mount(Protocol):
     """A container as mounted: its root, its resources by rsc_id, the extension."""
 
-    #: the normalised root (``""`` for the site root)
-    root: str
-    #: resources mounted in this container, by rsc_id
-    resources: Mapping[str, Any]
-    #: the extension serving it
-    ext: Extension
+    @property
+    def root(self) -> str:
+        """The normalised root (``""`` for the site root)."""
+        ...
+
+    @property
+    def resources(self) -> Mapping[str, Any]:
+        """The resources mounted in this container, by rsc_id."""
+        ...
+
+    @property
+    def ext(self) -> Extension:
+        """The extension serving it."""
+        ...

@@ -75,7 +75,7 @@ class OpenApiHandler(CoreRequestHandler):
 
     def get(self) -> Any:
         """The OpenAPI document as JSON."""
-        self.finish_body(dumps(app_openapi(self._ext)), "application/json; charset=UTF-8")
+        self.finish_body(dumps(app_openapi(self.ext)), "application/json; charset=UTF-8")
         return None
 
 
@@ -95,7 +95,7 @@ class ApiReferenceHandler(CoreRequestHandler):
         """The API reference as an HTML page."""
         template = package_environment().get_template("core4/apidoc.html")
         body = template.render(
-            spec=app_openapi(self._ext),
+            spec=app_openapi(self.ext),
             spec_url=f"{self.root}/openapi.json",
             static_url_for=lambda name: f"{self.root}/_asset/default/{self.rsc_id}/{name}",
         )

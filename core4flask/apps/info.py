@@ -212,7 +212,7 @@ class InfoHandler(CoreRequestHandler):
 
     def visible_entries(self) -> list[dict[str, Any]]:
         """Every live resource the user may see."""
-        entries = live_entries(self._ext, self.request.host_url)
+        entries = live_entries(self.ext, self.request.host_url)
         return [entry for entry in entries if may_see(self.user, entry)]
 
     def filtered_entries(self) -> list[dict[str, Any]]:

@@ -99,7 +99,7 @@ class LoginHandler(CoreRequestHandler):
         return {"token": str(found.session.token)}
 
     def _auth(self) -> Authenticator:
-        auth = self._ext.auth if self._ext is not None else None
+        auth = self.ext.auth
         if not isinstance(auth, Authenticator):
             raise HTTPError(503, "authentication is not installed")
         return auth
@@ -156,7 +156,7 @@ class LogoutHandler(CoreRequestHandler):
 
     def sign_out(self) -> None:
         """Revoke the session (token logins), drop any fresh token and clear the cookie."""
-        auth = self._ext.auth if self._ext is not None else None
+        auth = self.ext.auth
         if isinstance(auth, Authenticator):
             auth.logout(self.auth_session)
         self.clear_header("token")

@@ -41,8 +41,11 @@ def prepare(ext: Extension) -> None:
     A store that is down does not stop the server: requests answer 503 and
     the first request after the store is back finishes the preparation.
     """
+    auth = ext.auth
+    if not isinstance(auth, Authenticator):
+        return
     try:
-        ext.auth.ensure_ready()
+        auth.ensure_ready()
     except StoreUnavailable:
         log.warning("the store is not reachable; serving 503 until it is", exc_info=True)
 

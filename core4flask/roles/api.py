@@ -158,7 +158,7 @@ class RoleHandler(CoreRequestHandler):
     # -- helpers ---------------------------------------------------------------------
 
     def _service(self) -> RoleService:
-        return RoleService(self._ext.store)
+        return RoleService(self.ext.store)
 
     def _changed(self) -> None:
         """Permissions, activity or existence of users changed: every worker

@@ -61,7 +61,7 @@ class ProfileHandler(CoreRequestHandler):
     def get(self) -> dict[str, Any]:
         """The current user's detail record."""
         user = self._signed_in()
-        store = self._store()
+        store = self.ext.store
         doc = store.role_get(user._id)
         if doc is None:
             raise HTTPError(404, f"user [{user.name}] not found")
@@ -80,7 +80,7 @@ class ProfileHandler(CoreRequestHandler):
             value = self.get_argument(argument, default=None)
             if value is not None:
                 wanted[field] = value
-        auth, store = self._auth(), self._store()
+        auth, store = self._auth(), self.ext.store
         doc = store.role_get(user._id)
         if doc is None:
             raise HTTPError(404, f"user [{user.name}] not found")
@@ -124,13 +124,8 @@ class ProfileHandler(CoreRequestHandler):
             raise self.unauthorized()
         return self.user
 
-    def _store(self) -> Any:
-        if self._ext is None:
-            raise HTTPError(503, "core4flask is not installed on this application")
-        return self._ext.store
-
     def _auth(self) -> Authenticator:
-        auth = self._ext.auth if self._ext is not None else None
+        auth = self.ext.auth
         if not isinstance(auth, Authenticator):
             raise HTTPError(503, "authentication is not installed")
         return auth

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from core4flask.auth.permissions import InvalidPermission, validate_permission
@@ -177,7 +177,7 @@ _FIELD_CHECKS = {
     "perm": _check_perm,
 }
 
-_CREATE_DEFAULTS = {
+_CREATE_DEFAULTS: dict[str, Callable[[], Any]] = {
     "realname": lambda: None,
     "is_active": lambda: True,
     "role": list,

@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pymongo.database import Database
 from pymongo.errors import ConfigurationError, ConnectionFailure, ExecutionTimeout, OperationFailure, WTimeoutError
 
 from .base import Store, StoreUnavailable
@@ -30,6 +31,8 @@ THROTTLE = "sys.throttle"
 _UNAVAILABLE_CODES = frozenset((13, 18))
 
 _T = TypeVar("_T")
+#: a database whose documents are plain dicts
+MongoDatabase = Database[dict[str, Any]]
 
 
 def guarded(method: Callable[..., _T]) -> Callable[..., _T]:
@@ -55,5 +58,5 @@ class MongoBase(Store):
     """A store kept in one MongoDB database; the parts of the MongoDB store build on it."""
 
     @abc.abstractmethod
-    def _db(self) -> Any:
+    def _db(self) -> MongoDatabase:
         """Return the database of this process's client, connecting if need be."""

@@ -42,7 +42,7 @@ class ProcessHandle(Generic[_H]):
 
     def __init__(self, *, reentrant: bool = False) -> None:
         self._lock_type: Callable[[], AbstractContextManager[Any]] = threading.RLock if reentrant else threading.Lock
-        self._lock = self._lock_type()
+        self._lock: AbstractContextManager[Any] = self._lock_type()
         self._handle: _H | None = None
         self._pid = os.getpid()
         _HANDLES.add(self)

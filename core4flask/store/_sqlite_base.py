@@ -32,7 +32,7 @@ def _encode_extra(value: Any) -> Any:
     raise TypeError(f"cannot store a {type(value).__name__} value")
 
 
-def _decode_extra(obj: dict) -> Any:
+def _decode_extra(obj: dict[str, Any]) -> Any:
     if len(obj) == 1 and isinstance(obj.get("$date"), str):
         return datetime.fromisoformat(obj["$date"])
     return obj

@@ -99,7 +99,7 @@ class SQLiteThrottle(SQLiteBase):
                 "SELECT COUNT(*) FROM throttle WHERE key = ? AND at > ?",
                 (key, now - span),
             ).fetchone()
-        return row[0]
+        return int(row[0])
 
     def throttle_reserve(self, key: str, window: float, limit: int) -> str | None:
         """Record an attempt unless ``limit`` are recorded within ``window`` seconds.
@@ -133,7 +133,7 @@ class SQLiteThrottle(SQLiteBase):
         cutoff = to_ms(self.now()) - int(window * 1000)
         with self._read() as conn:
             row = conn.execute("SELECT COUNT(*) FROM throttle WHERE key = ? AND at > ?", (key, cutoff)).fetchone()
-        return row[0]
+        return int(row[0])
 
     def throttle_clear(self, key: str) -> None:
         """Forget the failures of ``key``."""

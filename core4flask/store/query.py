@@ -108,7 +108,7 @@ class QueryRules:
 ROLE_QUERIES = QueryRules(fields=ALLOWED_FIELDS, hidden=frozenset(("password",)), id_fields=ID_FIELDS)
 
 
-def validate_query(query: Any, rules: QueryRules = ROLE_QUERIES) -> dict:
+def validate_query(query: Any, rules: QueryRules = ROLE_QUERIES) -> dict[str, Any]:
     """Check ``query`` and return its normalized form.
 
     Every field condition becomes an operator dict (``{"name": "x"}`` turns
@@ -138,7 +138,7 @@ def validate_page(skip: int, limit: int | None) -> tuple[int, int | None]:
     return skip, limit or None
 
 
-def _validate_document(query: Any, rules: QueryRules, depth: int) -> dict:
+def _validate_document(query: Any, rules: QueryRules, depth: int) -> dict[str, Any]:
     if not isinstance(query, Mapping):
         raise QueryError("a query must be a JSON object")
     if depth > rules.max_depth:
@@ -169,7 +169,7 @@ def _check_field(field: Any, rules: QueryRules) -> None:
         raise QueryError(f"unknown field [{field}]")
 
 
-def _validate_condition(field: str, condition: Any, rules: QueryRules) -> dict:
+def _validate_condition(field: str, condition: Any, rules: QueryRules) -> dict[str, Any]:
     if isinstance(condition, re.Pattern):
         return _validate_regex(field, condition, None, rules)
     if not isinstance(condition, Mapping):
@@ -218,7 +218,7 @@ def _validate_value(field: str, value: Any, rules: QueryRules, *, allow_list: bo
     raise QueryError(f"unsupported value for field [{field}]: {value!r}")
 
 
-def _validate_members(field: str, op: str, values: Any, rules: QueryRules) -> list:
+def _validate_members(field: str, op: str, values: Any, rules: QueryRules) -> list[Any]:
     if not isinstance(values, list | tuple):
         raise QueryError(f"[{op}] needs a list")
     members = []
@@ -243,7 +243,7 @@ def _allow_regex(field: str, rules: QueryRules) -> None:
         raise QueryError(f"regular expressions are not supported on [{field}]{hint}")
 
 
-def _validate_regex(field: str, pattern: Any, options: Any, rules: QueryRules) -> dict:
+def _validate_regex(field: str, pattern: Any, options: Any, rules: QueryRules) -> dict[str, Any]:
     _allow_regex(field, rules)
     flags = 0
     if isinstance(pattern, re.Pattern):
@@ -275,7 +275,7 @@ def _pattern_flags(flags: int) -> int:
 
 
 @functools.lru_cache(maxsize=256)
-def _compile(pattern: str, flags: int) -> re.Pattern:
+def _compile(pattern: str, flags: int) -> re.Pattern[str]:
     if len(pattern) > MAX_REGEX_LENGTH:
         raise QueryError(f"regular expression longer than {MAX_REGEX_LENGTH} characters")
     try:
@@ -295,7 +295,7 @@ def _bounded(pattern: str, flags: int) -> regex.Pattern:
     return regex.compile(pattern, flags)
 
 
-def uses_regex(query: dict) -> bool:
+def uses_regex(query: dict[str, Any]) -> bool:
     """Whether a validated query contains a regular expression."""
     for key, value in query.items():
         if key in _LOGICAL:
@@ -313,7 +313,7 @@ def regex_deadline() -> float:
     return time.monotonic() + REGEX_TIME_LIMIT
 
 
-def to_mongo_query(query: dict) -> dict:
+def to_mongo_query(query: dict[str, Any]) -> dict[str, Any]:
     """Prepare a validated query for MongoDB: ObjectIds for ids, BSON regexes."""
     converted: dict[str, Any] = {}
     for key, value in query.items():
@@ -380,7 +380,7 @@ def _op_eq(value: Any, arg: Any) -> bool:
     return _equal(value, arg)
 
 
-def _op_in(value: Any, args: list, deadline: float) -> bool:
+def _op_in(value: Any, args: list[Any], deadline: float) -> bool:
     for arg in args:
         if isinstance(arg, re.Pattern):
             if _regex_matches(value, arg.pattern, arg.flags & _ALLOWED_FLAGS, deadline):
@@ -416,7 +416,7 @@ def _regex_matches(value: Any, pattern: str, flags: int, deadline: float) -> boo
     return False
 
 
-def _condition_matches(value: Any, condition: dict, deadline: float) -> bool:
+def _condition_matches(value: Any, condition: dict[str, Any], deadline: float) -> bool:
     for op, arg in condition.items():
         if op == "$eq":
             ok = _op_eq(value, arg)
@@ -442,7 +442,7 @@ def _condition_matches(value: Any, condition: dict, deadline: float) -> bool:
     return True
 
 
-def match(doc: Mapping[str, Any], query: dict, deadline: float | None = None) -> bool:
+def match(doc: Mapping[str, Any], query: dict[str, Any], deadline: float | None = None) -> bool:
     """Return whether ``doc`` satisfies a query returned by :func:`validate_query`.
 
     Regular expressions must be done by ``deadline`` (:func:`time.monotonic`
@@ -468,7 +468,7 @@ def match(doc: Mapping[str, Any], query: dict, deadline: float | None = None) ->
 # -- sorting ------------------------------------------------------------------
 
 
-def _scalar_key(value: Any) -> tuple:
+def _scalar_key(value: Any) -> tuple[Any, ...]:
     bracket = _bracket(value)
     if bracket == 1:
         return (1, 0)
@@ -481,7 +481,7 @@ def _scalar_key(value: Any) -> tuple:
     return (bracket, value)
 
 
-def sort_key(value: Any, descending: bool = False) -> tuple:
+def sort_key(value: Any, descending: bool = False) -> tuple[Any, ...]:
     """Return MongoDB's sort key for a field value.
 
     Missing and null sort first (an empty array even before them); an array
@@ -495,7 +495,7 @@ def sort_key(value: Any, descending: bool = False) -> tuple:
     return _scalar_key(value)
 
 
-def sort_docs(docs: Iterable[dict], field: str, order: int) -> list[dict]:
+def sort_docs(docs: Iterable[dict[str, Any]], field: str, order: int) -> list[dict[str, Any]]:
     """Sort documents by ``field`` (``order`` 1 or -1), ties by ``_id`` ascending."""
     ordered = sorted(docs, key=lambda doc: _scalar_key(doc.get("_id")))
     if field == "_id" and order == 1:
