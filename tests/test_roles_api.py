@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -185,10 +184,9 @@ def test_backtracking_regex_filters_are_400_at_once(client, admin, monkeypatch):
     # a role manager, not only a cop, may list roles with a filter of its choice
     _, manager = make_user(client, admin, "manager", "api://core4flask")
     create(client, manager, name="a" * 26 + "!")
-    started = time.monotonic()
+    # refused by its shape, before any name is matched against it
     response = client.get(ROLES, query_string={"filter": '{"name": {"$regex": "(a+)+$"}}'}, headers=manager)
     assert "nests quantifiers" in error_of(response, 400)
-    assert time.monotonic() - started < 2
     for pattern in ("(a|aa)*$", "(x)\\1", "a" * 600):
         value = json.dumps({"name": {"$regex": pattern}})
         error_of(client.get(ROLES, query_string={"filter": value}, headers=manager), 400)

@@ -262,6 +262,7 @@ def test_concurrent_guesses_are_verified_at_most_max_failures_times(tmp_path, mo
     assert len(calls) == 3
 
 
+@pytest.mark.e2e
 def test_concurrent_guesses_over_http_share_one_allowance(tmp_path):
     server = live.gunicorn(tmp_path, ready="/test-server/public")
     try:
