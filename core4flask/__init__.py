@@ -1,4 +1,8 @@
-"""core4flask: core4's web-service API and mini applications on Flask."""
+"""core4flask: core4's web-service API and mini applications on Flask.
+
+The package face: it re-exports the public API and belongs to no layer (see
+the README's Layout).
+"""
 
 from __future__ import annotations
 

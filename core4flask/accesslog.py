@@ -3,6 +3,8 @@
 ``<_id> <user> <METHOD> <path?query> <status> <ms>ms``; the values of
 ``password``, ``passwd``, ``current_passwd`` and ``token`` query arguments
 are replaced by ``***``.
+
+Layer: pure helper; it imports other helpers only.
 """
 
 from __future__ import annotations

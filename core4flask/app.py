@@ -2,9 +2,15 @@
 
 ``Core4(app)`` adds core4flask to any Flask application; ``register()`` mounts
 containers as Blueprints, and with the first of them core4's standard API at
-``/core4/api/v1`` (login, profile, roles, settings). ``create_app()`` builds a complete application with
-the standard container (login, profile, roles, settings, ``_info``) and the
-launcher at ``/``.
+``/core4/api/v1`` (login, profile, roles, settings). ``create_app()`` builds a
+complete application with the standard container (login, profile, roles,
+settings, ``_info``) and the launcher at ``/``. ``init_app`` installs
+authentication, the roles and the mini applications, each by filling the
+extension's hooks (see :class:`Core4`).
+
+Layer: the composition root, the one module that knows every part; below it
+the standard containers, the features, authentication, the request core and
+the helpers.
 """
 
 from __future__ import annotations

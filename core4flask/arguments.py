@@ -5,6 +5,9 @@ form fields and form fields over the query string; within one source the last
 repeated key wins. ``as_type`` converts with core4's rules. JSON is read as
 core4's ``json.loads`` reads it. A body too large or unreadable is an error
 response; a malformed one just adds no arguments.
+
+Layer: the request core (a mixin of the handler, below errors, above the
+state); it knows nothing of authentication or the features.
 """
 
 from __future__ import annotations

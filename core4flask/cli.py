@@ -1,4 +1,7 @@
-"""``coco``: serve containers from the command line."""
+"""``coco``: serve containers from the command line.
+
+Layer: entry point; it may use every layer below (see the README's Layout).
+"""
 
 from __future__ import annotations
 

@@ -7,6 +7,8 @@ mapping passed to :func:`core4flask.create_app`. Sections of the defaults
 are a schema: unknown keys and values of the wrong type are reported with the
 key and the layer that brought them. Top-level keys that are not in the
 defaults are project sections holding per-handler settings.
+
+Layer: pure helper; it imports other helpers only.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Rules are regular expressions matched against the whole path below the root,
 in list order. Each (handler class, rule kwargs) pair is a *resource* with a
 stable ``rsc_id``; the same resource may appear under several patterns and in
 several containers.
+
+Layer: the request core (its top: it routes to handlers); it knows nothing of
+authentication or the features.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ sections ``Methods:``, ``Parameters:``, ``Returns:``, ``Raises:`` and
 into escaped HTML for the help page, and :func:`method_docs` does both for each
 HTTP method a handler class defines. Nothing here raises on bad input:
 problems land in the ``errors`` list so the help page can show them.
+
+Layer: pure helper; it imports other helpers only.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ the ``content_type`` argument), never a handler.
 
 The exceptions themselves live in :mod:`core4flask.exceptions` (below the
 argument parser, which raises them) and are imported from here.
+
+Layer: the request core (below the handler, above the argument parser and the
+request state); it knows nothing of authentication or the features.
 """
 
 from __future__ import annotations

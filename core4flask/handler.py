@@ -5,6 +5,15 @@ One instance serves one request. The dispatch flow mirrors core4's
 authentication and authorisation for protected handlers, the method itself
 (sync or ``async def``), and the reply. Every exception on the way becomes a
 response in :mod:`core4flask.errors`.
+
+The handler is composed of mixins: arguments, response, templating and the
+card/help/enter pages. It asks the extension's authenticator (``ext.auth``)
+what a request's credentials prove and applies the answer itself
+(:meth:`CoreRequestHandler.apply_authentication`); what it sets while it
+serves lives in the request's state (``request.core4_state``).
+
+Layer: the request core (below the container and static/tenant, above the
+pages and the mixins); it knows nothing of authentication or the features.
 """
 
 from __future__ import annotations

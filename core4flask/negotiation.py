@@ -4,6 +4,8 @@ Negotiation follows core4 (and python-mimeparse): every media range of the
 Accept header is weighed against each supported type by quality, then by
 specificity, then by the supported type's position (later wins). A header
 that cannot be parsed is no preference, which means JSON.
+
+Layer: pure helper; it imports other helpers only.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Pages are 0-based; a negative page counts from the end (``-1`` is the last
 page); a page past the end is an empty page, not an error. The callbacks may
 be plain functions or coroutine functions (core4 style), in which case
 ``pager.page()`` returns an awaitable.
+
+Layer: the request core (below the response); it knows nothing of
+authentication or the features.
 """
 
 from __future__ import annotations

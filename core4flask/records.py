@@ -16,6 +16,8 @@ slow, so this module writes the records column by column:
 
 For a 10,000 x 5 frame of numbers, strings and datetimes that takes about
 half of what ``to_json`` takes.
+
+Layer: pure helper; it imports other helpers only.
 """
 
 from __future__ import annotations

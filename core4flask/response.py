@@ -2,6 +2,9 @@
 
 A handler collects status, headers and at most one body; the dispatcher turns
 that into a werkzeug response when the method returns.
+
+Layer: the request core (a mixin of the handler, above pagination); it knows
+nothing of authentication or the features.
 """
 
 from __future__ import annotations

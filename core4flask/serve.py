@@ -1,4 +1,7 @@
-"""``serve()``: run containers on gevent's WSGI server, in one or more processes."""
+"""``serve()``: run containers on gevent's WSGI server, in one or more processes.
+
+Layer: entry point; it may use every layer below (see the README's Layout).
+"""
 
 from __future__ import annotations
 

@@ -7,6 +7,9 @@ the access log read the state, never a handler: an error answers with the
 request's ``_id`` and flash messages, keeps the headers the error must keep,
 and renders in the type the ``content_type`` argument asks for. A request no
 handler took (an unknown path) gets a state when its error is rendered.
+
+Layer: the request core (near its bottom, above the exceptions); it knows
+nothing of authentication or the features.
 """
 
 from __future__ import annotations

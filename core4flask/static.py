@@ -1,4 +1,8 @@
-"""Static files: ``CoreStaticFileHandler`` and the ``_asset`` route."""
+"""Static files: ``CoreStaticFileHandler`` and the ``_asset`` route.
+
+Layer: the request core (a handler, below the container); it knows nothing of
+authentication or the features.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""``CoreTenantHandler``: handlers serving one client (tenant) per URL."""
+"""``CoreTenantHandler``: handlers serving one client (tenant) per URL.
+
+Layer: the request core (a handler, below the container); it knows nothing of
+authentication or the features.
+"""
 
 from __future__ import annotations
 

@@ -24,6 +24,8 @@ Fixtures:
   those permissions. The client's ``core4_user`` attribute describes the user.
 
 :func:`create_user` and :func:`issue_token` are usable without the fixtures.
+
+Layer: entry point; it may use every layer below (see the README's Layout).
 """
 
 from __future__ import annotations

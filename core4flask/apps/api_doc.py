@@ -6,6 +6,9 @@ HTTP methods it answers go through :func:`~.openapi.build_openapi`. That
 lists protected handlers too, so both are protected like any other standard
 endpoint: a matching ``api://`` permission (``api://core4flask`` grants all)
 or ``cop``.
+
+Layer: the apps feature; it uses the request core and the helpers, never
+authentication or roles.
 """
 
 from __future__ import annotations

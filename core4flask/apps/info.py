@@ -5,6 +5,9 @@ The listing spans every live server sharing the store (see
 filters them by ``search`` (or, without one, ``filter``), ``tag`` and
 ``api``. The filters are plain functions over the merged entries so the
 launcher shares them.
+
+Layer: the apps feature; it uses the request core and the helpers, never
+authentication or roles.
 """
 
 from __future__ import annotations

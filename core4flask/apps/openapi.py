@@ -6,6 +6,9 @@ its path parameters, and :func:`build_openapi` assembles the document from
 resource descriptions (plain dicts, see its docstring). Operation details
 come from the Google-style method docstrings parsed by
 :mod:`core4flask.apps.docstrings`.
+
+Layer: the apps feature; it uses the request core and the helpers, never
+authentication or roles.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ A process that was not started through ``serve()`` or gunicorn (Flask's
 test client, ``flask run``) publishes lazily on its first ``_info`` or
 launcher request and refreshes its heartbeat on later ones; its own
 resources are listed even when the store holds none of them.
+
+Layer: the apps feature; it uses the request core and the helpers, never
+authentication or roles.
 """
 
 from __future__ import annotations

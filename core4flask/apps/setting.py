@@ -4,6 +4,9 @@ One document per user (keyed by the user's ``_id``) merged over the config
 defaults ``user_setting``. Level-1 keys are ``_general`` (system data, only
 keys present in the defaults may start with ``_``) and any project name.
 The launcher keeps its favourites, order and filters under ``launcher``.
+
+Layer: the apps feature; it uses the request core and the helpers, never
+authentication or roles.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ Called by ``Core4.init_app``. It fills three hooks of the extension (see
 live server (``ext.registry_entries``); and each serving process publishes
 its resources to the registry and withdraws them when it stops
 (``ext.on_start``, ``ext.on_stop``).
+
+Layer: the apps feature; it uses the request core and the helpers, never
+authentication or roles.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ So a logout, password change, deactivation, deletion or permission change
 made by any worker takes effect everywhere within two seconds, and at once
 in every worker of the same host (see :mod:`.changes`). A store that
 cannot be reached raises :class:`~core4flask.store.StoreUnavailable` (503).
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations

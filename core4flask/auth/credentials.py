@@ -10,6 +10,9 @@ by a good cookie. An ``Authorization`` header that cannot be used (another
 scheme, malformed base64, no ``:``) counts as absent. The three credential
 arguments are always taken out of the handler's arguments, so handlers
 never see a password. Parsing never raises.
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations

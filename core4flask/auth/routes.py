@@ -5,6 +5,9 @@
 shapes are core4's: ``data.token`` for a login, ``data: "OK"`` for a logout.
 The profile endpoint belongs to the roles feature
 (:mod:`core4flask.roles.profile`), where the rules of a user record live.
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Called by ``Core4.init_app``. It sets ``ext.auth``, adds ``<root>/login``
 and ``<root>/logout`` to every container, checks the secret and bootstraps
 the admin user before serving, and sets up flask-jwt-extended (which makes
 the tokens) with the same key and algorithm the authenticator verifies with.
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations

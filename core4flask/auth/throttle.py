@@ -12,6 +12,9 @@ back. The failure that uses up the allowance locks the pair for
 ``api.login.backoff`` seconds: every attempt then gets 429 with
 ``Retry-After``, even with the right password. ``max_failures: 0`` switches
 throttling off.
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations

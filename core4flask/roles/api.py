@@ -2,6 +2,9 @@
 
 Arguments and answers follow core4's ``RoleHandler``; the rules behind them
 (privileges, etags, the last cop) live in :mod:`core4flask.roles.model`.
+
+Layer: the roles feature; it may use authentication, the request core and the
+helpers, never the apps feature.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@
 document, so a changed configuration does not reset a password or the
 permissions an operator edited. Several workers may run it at once: the
 store's unique names decide who wins, the others find the document there.
+
+Layer: the roles feature; it may use authentication, the request core and the
+helpers, never the apps feature.
 """
 
 from __future__ import annotations

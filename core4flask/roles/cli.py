@@ -13,6 +13,9 @@
 The operator is not limited by privileges, but the same validation applies
 as in the REST API, and the last active cop cannot be removed. Password
 hashes are never printed; passwords are prompted for unless given.
+
+Layer: the roles feature; it may use authentication, the request core and the
+helpers, never the apps feature.
 """
 
 from __future__ import annotations

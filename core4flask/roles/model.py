@@ -13,6 +13,9 @@ active cop cannot be removed, and nobody deletes themselves. Every change
 that affects authentication or permissions stamps the changed id in the
 key-value namespace :data:`AUTH_CHANGES_NS`, which the authenticator polls
 to drop its caches.
+
+Layer: the roles feature; it may use authentication, the request core and the
+helpers, never the apps feature.
 """
 
 from __future__ import annotations

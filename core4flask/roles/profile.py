@@ -6,6 +6,9 @@ so the profile keeps the rules of the roles API (a user keeps an email and a
 password, names and emails are unique, etags are compared); only the current
 password, which the roles API does not ask for, is checked here. Answers are
 core4's: the user's detail record with ``token_expires``, or ``"no changes"``.
+
+Layer: the roles feature; it may use authentication, the request core and the
+helpers, never the apps feature.
 """
 
 from __future__ import annotations

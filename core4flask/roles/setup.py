@@ -6,6 +6,9 @@ before the first credentials are checked (``ext.on_auth_ready``, see
 :class:`core4flask.app.Core4`); a generated admin password is printed once,
 to stderr, never logged. The profile and roles endpoints come with the
 standard container (:mod:`core4flask.server`).
+
+Layer: the roles feature; it may use authentication, the request core and the
+helpers, never the apps feature.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 A *user* is a role with an email and a password; a *role* has neither. The
 functions here check and normalise the fields a client sends; they neither
 hash passwords nor resolve role names, which is the model's job.
+
+Layer: the roles feature; it may use authentication, the request core and the
+helpers, never the apps feature.
 """
 
 from __future__ import annotations

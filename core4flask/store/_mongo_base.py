@@ -3,6 +3,9 @@
 :class:`~.mongo.MongoStore` is composed of parts (key-value namespaces,
 throttling, the registry), each a subclass of :class:`MongoBase` reaching the
 database through :meth:`MongoBase._db`.
+
+Layer: the store, a helper below the request core; what the MongoDB parts
+share, above base.py.
 """
 
 from __future__ import annotations

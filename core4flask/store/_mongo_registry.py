@@ -2,6 +2,9 @@
 
 Worker documents are marked ``kind: "core4flask"`` so core4's own readers of
 ``sys.worker`` pass them by.
+
+Layer: the store, a helper below the request core; a part of the MongoDB
+backend.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ own POSIX locks on the file. :class:`ProcessHandle` notices the fork (through
 ``os.register_at_fork`` and by comparing process ids), parks the inherited
 handle where it stays referenced and unused, and opens a fresh one on the
 next call.
+
+Layer: the store, a helper below the request core; shared by both backends.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 :class:`~.sqlite.SQLiteStore` is composed of parts (key-value namespaces,
 throttling, the registry), each a subclass of :class:`SQLiteBase` reading
 through :meth:`SQLiteBase._read` and writing through :meth:`SQLiteBase._write`.
+
+Layer: the store, a helper below the request core; what the SQLite parts
+share, above base.py.
 """
 
 from __future__ import annotations

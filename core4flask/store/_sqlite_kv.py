@@ -2,6 +2,9 @@
 
 Times are integer milliseconds; an entry whose ``expires`` has passed counts
 as absent until a purge deletes it.
+
+Layer: the store, a helper below the request core; a part of the SQLite
+backend.
 """
 
 from __future__ import annotations

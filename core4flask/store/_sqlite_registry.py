@@ -1,4 +1,8 @@
-"""The registry of serving processes in SQLite (tables ``registry_server``, ``registry_handler``)."""
+"""The registry of serving processes in SQLite (tables ``registry_server``, ``registry_handler``).
+
+Layer: the store, a helper below the request core; a part of the SQLite
+backend.
+"""
 
 from __future__ import annotations
 

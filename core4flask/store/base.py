@@ -9,6 +9,9 @@ precision (the precision MongoDB keeps), whatever the backend stores; those
 helpers and the role-document checks live in :mod:`._documents` and are
 re-exported here. Which backend serves is decided in :mod:`.factory`, which
 the backends never import.
+
+Layer: the store, a helper below the request core; the interface, below the
+backends and above the query rules.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 The backends (:mod:`.sqlite`, :mod:`.mongo`) implement :class:`~.base.Store`
 and never import this module.
+
+Layer: the store, a helper below the request core; its top: it imports the
+backends, which never import it.
 """
 
 from __future__ import annotations

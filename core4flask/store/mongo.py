@@ -13,6 +13,9 @@ Other collections: ``sys.handler`` and ``sys.worker`` (the registry, marked
 ``sys.throttle``. One client per process, created lazily and again after a
 fork; short timeouts make a dead server raise :class:`StoreUnavailable`
 quickly, and the driver reconnects by itself when the server is back.
+
+Layer: the store, a helper below the request core; a backend: it builds on
+base.py and its _mongo_* parts.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ refuse the same patterns. What is left
 (say ``.*.*.*x``, polynomial) is cut off by time: :func:`match` evaluates
 with the ``regex`` package under a deadline (:data:`REGEX_TIME_LIMIT` for one
 query) and MongoDB gets ``maxTimeMS``; running over is a :class:`QueryError`.
+
+Layer: the store, a helper below the request core; below base.py, above the
+document helpers and the regex shape check.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ time, a backreference or a quantifier or alternation inside a repeated part
 (``(a+)+``, ``(a|ab)*``). Those modules are not a public API: the tree's
 shape is checked for the Python versions in :data:`KNOWN_PYTHON`, and the
 test of this module fails on any other version until it is checked there.
+
+Layer: the store, a helper below the request core; its bottom.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ the write lock up front instead of failing on a lock upgrade. Documents are
 JSON text (datetimes tagged as ``{"$date": ...}``) next to the few columns
 that need an index or a constraint; times used in comparisons are integer
 milliseconds since the epoch.
+
+Layer: the store, a helper below the request core; a backend: it builds on
+base.py and its _sqlite_* parts.
 """
 
 from __future__ import annotations
