@@ -13,6 +13,7 @@ Layer: pure helper; it imports other helpers only.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -78,7 +79,7 @@ def load_config(
 ) -> ConfigDict:
     """Build the configuration from all layers and validate it."""
     environ = os.environ if environ is None else environ
-    defaults = _read_yaml(DEFAULTS_FILE)
+    defaults = _package_defaults()
     merged = _deep_copy(defaults)
     local = _local_file(environ, local_file)
     if local is not None:
@@ -113,6 +114,14 @@ def _local_file(environ: Mapping[str, str], explicit: Any) -> Path | None:
         return path
     home = Path("~/.core4/local.yaml").expanduser()
     return home if home.is_file() else None
+
+
+@functools.cache
+def _package_defaults() -> dict[str, Any]:
+    """The package defaults, which are also the schema: parsed once per process
+    (every application, and every test, builds its configuration from them).
+    Only read: :func:`load_config` merges into a copy."""
+    return _read_yaml(DEFAULTS_FILE)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

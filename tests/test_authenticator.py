@@ -314,7 +314,9 @@ def test_store_down_is_503(tmp_path, monkeypatch):
     open_real = core4flask.store.open_store
     monkeypatch.setattr(core4flask.store, "open_store", open_store)
     try:
-        _check_store_down(make_app(tmp_path, mongo_url="mongodb://127.0.0.1:1/core4flask-test"))
+        _check_store_down(
+            make_app(tmp_path, mongo_url="mongodb://127.0.0.1:1/core4flask-test?serverSelectionTimeoutMS=200")
+        )
     finally:
         for store in opened:  # every failed attempt made a client
             store.close()
