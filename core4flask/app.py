@@ -15,6 +15,7 @@ the helpers.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -40,6 +41,8 @@ from .roles.setup import install as install_roles
 from .server import CoreApiServer, standard_containers
 from .state import STATE_ATTRIBUTE
 from .types import Entries, Rule
+
+log = logging.getLogger("core4flask")
 
 EXTENSION = "core4flask"
 CORS_HEADERS = "access-control-allow-origin,authorization,content-type"
@@ -307,9 +310,7 @@ class Core4:
             try:
                 callback(self)
             except Exception:  # noqa: BLE001 - stopping goes on
-                import logging
-
-                logging.getLogger("core4flask").exception("stop callback failed")
+                log.exception("stop callback failed")
 
     # -- introspection -------------------------------------------------------------------
     def container_of(self, root: str) -> ContainerApp | None:
