@@ -1,4 +1,8 @@
-"""core4flask: core4's web-service API and mini applications on Flask."""
+"""core4flask: core4's web-service API and mini applications on Flask.
+
+The package face: it re-exports the public API and belongs to no layer (see
+the README's Layout).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,7 @@ from .pagination import PageResult as PageResult
 from .serve import serve as serve
 from .static import CoreStaticFileHandler as CoreStaticFileHandler
 from .tenant import CoreTenantHandler as CoreTenantHandler
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 __all__ = [
     "Core4",

@@ -11,6 +11,8 @@ of a gevent worker shares: a second greenlet starting its loop would find the
 first one's and refuse (``asyncio.run() cannot be called from a running event
 loop``), and a coroutine resumed after another greenlet's loop finished would
 find none. A greenlet switch hook therefore gives each greenlet its own slot.
+
+Layer: pure helper; it imports other helpers only.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def _gevent_patched() -> bool:
         from gevent import monkey
     except ImportError:  # pragma: no cover - gevent is a dependency
         return False
-    return monkey.is_module_patched("socket")
+    return bool(monkey.is_module_patched("socket"))
 
 
 def run_async_method(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -8,6 +8,8 @@ password hash (computed in gevent's thread pool): with the moving threshold
 every worker kept about 20 MiB after its first login, for good. A fixed
 threshold keeps every block of at least :data:`MMAP_THRESHOLD` a mapping
 of its own, returned when it is freed.
+
+Layer: pure helper; it imports other helpers only.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Hot paths compare it with the id they saw when they opened a per-process
 resource (a store handle, the token service) to notice a fork. ``os.getpid``
 is a system call; the id changes only in a forked child, which
 ``os.register_at_fork`` reports.
+
+Layer: pure helper; it imports other helpers only.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ application reads them. Control characters (and backslashes, and spaces in
 the text format) in every field are escaped as ``\xNN``: a ``%0a`` in a path
 cannot start a forged line. A well-formed ``X-Request-ID`` sent by the client
 is logged as a correlation id; the request's own ``_id`` is always ours.
+
+Layer: pure helper; it imports other helpers only.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ import re
 import sys
 import time
 import traceback
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import unquote_plus
 
 import orjson
 
 from ._pid import current_pid
+from .config import ConfigError
 
 log = logging.getLogger("core4flask.access")
 
@@ -170,7 +173,7 @@ def _request_identifier() -> str | None:
     return getattr(state, "identifier", None)
 
 
-class AccessHandler(logging.StreamHandler):
+class AccessHandler(logging.StreamHandler[TextIO]):
     """The stream handler :func:`configure` installs.
 
     Besides ordinary records it takes finished lines through
@@ -288,8 +291,6 @@ def configure(enabled: bool, log_format: str = "text") -> None:
     that logger a handler of its own.
     """
     if log_format not in LOG_FORMATS:
-        from .config import ConfigError
-
         raise ConfigError(f"config key [api.log_format] expects one of {', '.join(LOG_FORMATS)}, got [{log_format}]")
     if not enabled:
         log.disabled = True

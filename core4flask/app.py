@@ -7,33 +7,53 @@ at ``/core4/api/v1`` (login, profile, roles, settings, probes), plus the
 ``flask users``/``flask roles`` commands and, when asked, the launcher.
 ``create_app()`` builds a complete application with the standard container
 (login, profile, roles, settings, ``_info``) and the launcher at ``/``.
+``init_app`` installs authentication, the roles and the mini applications,
+each by filling the extension's hooks (see :class:`Core4`).
+
+Layer: the composition root, the one module that knows every part; below it
+the standard containers, the features, authentication, the request core and
+the helpers.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import flask
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from . import accesslog, cors
+from . import store as stores
 from ._malloc import return_large_blocks
 from ._pid import current_pid
+from .apps.routes import CoreAppManager
+from .apps.setup import install as install_apps
+from .auth.setup import install as install_auth
 from .config import ConfigDict, load_config
 from .container import ROUTE_METHODS, ContainerApp, CoreApiContainer, Resource, RestConverter, SetupError
 from .errors import HTTPError, error_response
-from .handler import new_identifier
+from .identifiers import new_identifier
 from .instance import application_module, default_instance_path, store_folder
 from .proxies import trust_proxies
 from .response import Core4Response
+from .roles.cli import register_cli
+from .roles.setup import install as install_roles
+from .server import CoreApiServer, standard_containers
+from .state import STATE_ATTRIBUTE
 from .static import guard_flask_static
+from .store.base import SQLITE_FILENAME
+from .types import Entries, Rule
+
+log = logging.getLogger("core4flask")
 
 EXTENSION = "core4flask"
 CORS_HEADERS = "access-control-allow-origin,authorization,content-type"
@@ -53,6 +73,49 @@ class Core4:
     mounts the launcher (True: at ``/``; a string: at that root);
     ``standard_api=False`` leaves ``/core4/api/v1`` out. The state of one
     application is ``app.extensions["core4flask"]``.
+
+    The composition root: the one place that knows every part. The request
+    core (:mod:`core4flask.container`, :mod:`core4flask.handler` and what
+    they use) knows nothing of authentication or the features; they reach it
+    by filling these hooks when ``init_app`` installs them:
+
+    ``auth``
+        The authenticator (:class:`core4flask.types.Authenticator`). Filled by
+        :func:`core4flask.auth.setup.install`. A protected handler calls
+        ``ext.auth.authenticate(handler)`` once per request and applies what
+        it returns; None leaves every protected handler answering 401.
+    ``leading_rules``
+        Rules every container gets before its own, when it is registered; a
+        container rule with the same pattern is a setup error. Filled by
+        :func:`core4flask.apps.setup.install` with ``<root>/_info``.
+    ``automatic_rules``
+        Rules every container gets after its own, when it is registered; a
+        container's own rule with the same pattern wins. Filled by
+        :func:`core4flask.auth.setup.install` with ``<root>/login`` and
+        ``<root>/logout``.
+    ``registry_entries``
+        ``registry_entries(ext, environ)`` returns the listing entries of
+        every live server sharing the store, their addresses published as
+        :mod:`core4flask.apps.registry` says (``api.routing``, else the
+        server's own name and port in the WSGI ``environ``, never the Host
+        header); a card or help page shows its resource's entry (core4's
+        shape), or only its own meta data when the hook is None or fails.
+        Filled by :func:`core4flask.apps.setup.install`.
+    ``on_auth_ready``
+        ``callback(ext)``, once per process when authentication gets ready
+        (the store open, the secret resolved), before the first credentials
+        are checked; a callback raising ``StoreUnavailable`` runs again with
+        the next request. Filled by :func:`core4flask.roles.setup.install`
+        (the admin user and the default user role).
+    ``on_prepare``
+        ``callback(ext)``, once before serving starts (``serve()``, gunicorn's
+        master). Filled by :func:`core4flask.auth.setup.install`, which gets
+        authentication ready there: a missing secret stops the start.
+    ``on_start`` / ``on_stop``
+        ``callback(ext, port)`` in every serving process once it listens, and
+        ``callback(ext)`` when it stops (in reverse order). Filled by
+        :func:`core4flask.apps.setup.install` (the registry's publication and
+        heartbeat).
     """
 
     def __init__(
@@ -87,16 +150,23 @@ class Core4:
         self.containers: list[ContainerApp] = []
         #: static rules of fixed container paths: (path, endpoint, serving container)
         self._fixed_routes: list[tuple[str, str, ContainerApp]] = []
-        #: the authenticator (see core4flask.auth); None until installed
+        # the hooks (see the class docstring)
+        #: the authenticator; None until installed
         self.auth: Any = None
-        #: rules every container gets after its own (e.g. ``<root>/login``)
-        self.automatic_rules: list[tuple[Any, ...]] = []
+        #: rules every container gets before its own (``<root>/_info``)
+        self.leading_rules: list[Rule] = []
+        #: rules every container gets after its own (``<root>/login``, ``<root>/logout``)
+        self.automatic_rules: list[Rule] = []
+        #: ``registry_entries(ext, environ)``: listing entries of every live server
+        self.registry_entries: Callable[[Any, Mapping[str, Any]], Entries] | None = None
         #: callbacks run once per serving process: ``on_start(ext, port)``
-        self.on_start: list[Any] = []
+        self.on_start: list[Callable[[Any, int | None], None]] = []
         #: callbacks run when a serving process stops: ``on_stop(ext)``
-        self.on_stop: list[Any] = []
+        self.on_stop: list[Callable[[Any], None]] = []
         #: callbacks run once before serving starts (first start of an installation)
-        self.on_prepare: list[Any] = []
+        self.on_prepare: list[Callable[[Any], None]] = []
+        #: callbacks run once per process when authentication gets ready (admin bootstrap)
+        self.on_auth_ready: list[Callable[[Any], None]] = []
         self._store: Any = None
         self._store_pid: int | None = None
         self._store_lock = threading.Lock()
@@ -141,16 +211,12 @@ class Core4:
         #: access lines (and error records) as JSON objects: ``api.log_format: json``
         self.json_log = self.config.api.log_format == "json"
         accesslog.configure(bool(self.config.api.access_log), str(self.config.api.log_format))
-        from .apps.registry import install as install_registry
-        from .auth.setup import install as install_auth
-
         install_auth(self)
-        install_registry(self)
+        install_roles(self)
+        install_apps(self)
         if HTTPException not in app.error_handler_spec[None][None]:
             app.register_error_handler(HTTPException, _container_error)
         if self.cli:
-            from .roles.cli import register_cli
-
             register_cli(app)
         if self.registered:
             self._mount(*self.registered)
@@ -222,7 +288,11 @@ class Core4:
             if endpoint != catch_all:
                 continue
             fixed = f"{prepared.blueprint_name}.fixed{index}"
-            options = {"methods": ROUTE_METHODS, "provide_automatic_options": False, "merge_slashes": False}
+            options: dict[str, Any] = {
+                "methods": ROUTE_METHODS,
+                "provide_automatic_options": False,
+                "merge_slashes": False,
+            }
             self.app.add_url_rule(path, fixed, prepared.dispatch, **options)
             self._fixed_routes.append((path, fixed, prepared))
         for number, (path, endpoint, owner) in enumerate(self._fixed_routes):
@@ -231,16 +301,12 @@ class Core4:
                 self._fixed_routes[number] = (path, endpoint, prepared)
 
     def _register_standard_api(self) -> None:
-        from .server import CoreApiServer
-
         self.standard_api = False
         if not any(c.root == CoreApiServer.root for c in self.containers):
             self._mount(CoreApiServer)
             self._standard_mounted = CoreApiServer
 
     def _mount_launcher(self) -> None:
-        from .apps.routes import CoreAppManager
-
         manager: type[CoreApiContainer] = CoreAppManager
         if isinstance(self.launcher, str):
             attributes = {"root": self.launcher, "__module__": manager.__module__}
@@ -261,15 +327,16 @@ class Core4:
             defaults = self._cors_token_headers if has_token else self._cors_headers
             # Flask keeps a Core4Response only while it is an app.response_class
             # (test fixtures may swap that class after start)
-            if type(response) is Core4Response and issubclass(Core4Response, self.app.response_class):
+            app = self.app
+            if type(response) is Core4Response and app is not None and issubclass(Core4Response, app.response_class):
                 response.extra_headers = defaults
             else:
                 # after every after_request hook, where none set an origin
                 cors.send_unless_set(response, defaults)
-        # the handler and its request refer to each other: part them here, so that
-        # both are freed now instead of by the cycle collector (whose passes over
-        # every request's garbage cost more than the request itself)
-        state = request.__dict__.pop("core4_state", None)
+        # the request's state leaves it with the access line: nothing of a finished
+        # request waits for the cycle collector (whose passes over every request's
+        # garbage cost more than the request itself)
+        state = request.__dict__.pop(STATE_ATTRIBUTE, None)
         identifier = getattr(state, "identifier", None) or new_identifier()
         # every answer names its _id, so a client can quote it to operators
         headers.add("X-Request-ID", identifier)
@@ -288,21 +355,19 @@ class Core4:
         if self._store is None or self._store_pid != pid:
             with self._store_lock:
                 if self._store is None or self._store_pid != pid:
-                    from .store import StoreUnavailable, open_store
-
                     failed = self._store_failed
                     if failed is not None and failed[0] == pid and time.monotonic() < failed[1] + STORE_RETRY:
-                        raise StoreUnavailable(failed[2])
+                        raise stores.StoreUnavailable(failed[2])
 
                     instance = store_folder(self.app.instance_path if self.app is not None else None)
-                    store = open_store(
+                    store = stores.open_store(
                         self.config.get("mongo_url"),
                         instance,
                         mongo_database=self.config.get("mongo_database"),
                     )
                     try:
                         store.setup()
-                    except StoreUnavailable as exc:
+                    except stores.StoreUnavailable as exc:
                         store.close()
                         self._store_failed = (pid, time.monotonic(), str(exc))
                         raise
@@ -322,12 +387,8 @@ class Core4:
         """Where the store is: the SQLite file, or the MongoDB server and database."""
         mongo_url = self.config.get("mongo_url")
         if mongo_url:
-            from urllib.parse import urlsplit
-
             host = urlsplit(mongo_url).hostname or "?"  # never the credentials
             return f"MongoDB at {host}, database {self.config.get('mongo_database')}"
-        from .store.base import SQLITE_FILENAME
-
         folder = store_folder(self.app.instance_path if self.app is not None else None)
         return f"SQLite at {os.path.join(folder, SQLITE_FILENAME)}"
 
@@ -352,9 +413,7 @@ class Core4:
             try:
                 callback(self)
             except Exception:  # noqa: BLE001 - stopping goes on
-                import logging
-
-                logging.getLogger("core4flask").exception("stop callback failed")
+                log.exception("stop callback failed")
 
     # -- introspection -------------------------------------------------------------------
     def container_of(self, root: str) -> ContainerApp | None:
@@ -402,8 +461,6 @@ def create_app(
     guard_flask_static(app)
     trust_proxies(app, ext.config)
     if standard:
-        from .server import standard_containers
-
         given = {c.qual_name() for c in containers}
         extra = [c for c in standard_containers() if c.qual_name() not in given]
     else:

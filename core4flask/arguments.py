@@ -7,6 +7,9 @@ core4's ``json.loads`` reads it, but no deeper than ``api.max_json_depth``
 levels (a body or an ``as_type=dict/list`` argument nested deeper is a 400
 naming the limit). A body too large or unreadable is an error response; a
 malformed one just adds no arguments.
+
+Layer: the request core (a mixin of the handler, below errors, above the
+state); it knows nothing of authentication or the features.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from dateutil import tz
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .deadline import body_timed_out
-from .errors import ArgumentParsingError, HTTPError, MissingArgumentError, status_of
+from .exceptions import ArgumentParsingError, HTTPError, MissingArgumentError, status_of
+from .state import RequestState
 
 #: What ``as_type`` may be: a type or any callable converting one value.
-Converter: TypeAlias = Callable[[Any], Any] | type
+Converter: TypeAlias = type[Any] | Callable[[Any], Any]
 #: ``dict_decode``: json.loads' ``object_hook``, called with every decoded JSON object.
 ObjectHook: TypeAlias = Callable[[dict[str, Any]], Any]
 
@@ -202,15 +206,16 @@ def convert(
 
 
 def _convert(value: Any, as_type: Converter, name: str, dict_decode: ObjectHook | None, max_depth: int) -> Any:
-    if as_type is bool:
+    kind: object = as_type
+    if kind is bool:
         return parse_boolean(value, name)
-    if as_type is datetime.datetime:
+    if kind is datetime.datetime:
         return parse_datetime(value, name)
-    if as_type is dict:
+    if kind is dict:
         return _parse_json(value, dict, dict_decode, name, max_depth)
-    if as_type is list:
+    if kind is list:
         return _parse_json(value, list, None, name, max_depth)
-    if as_type is str and not isinstance(value, str):
+    if kind is str and not isinstance(value, str):
         if isinstance(value, dict | list):
             return orjson.dumps(value).decode()
         return str(value)
@@ -305,17 +310,22 @@ def body_error(request: Any, exc: BaseException) -> HTTPError:
 
 
 class ArgumentsMixin:
-    """``get_argument`` and friends for request handlers."""
+    """``get_argument`` and friends for request handlers.
+
+    The merged arguments are read once and kept in the request's state, where
+    error rendering finds the ``content_type`` argument.
+    """
 
     request: Any
-    _arguments: dict[str, list[Any]] | None = None
+    state: RequestState
 
     @property
     def arguments(self) -> dict[str, list[Any]]:
         """All merged request arguments, name → list of values."""
-        if self._arguments is None:
-            self._arguments = merged_arguments(self.request, self.max_json_depth())
-        return self._arguments
+        arguments = self.state.arguments
+        if arguments is None:
+            arguments = self.state.arguments = merged_arguments(self.request, self.max_json_depth())
+        return arguments
 
     def max_json_depth(self) -> int:
         """How deeply JSON arguments may nest (``api.max_json_depth``)."""

@@ -1,4 +1,7 @@
-"""``coco``: serve containers from the command line."""
+"""``coco``: serve containers from the command line.
+
+Layer: entry point; it may use every layer below (see the README's Layout).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from types import ModuleType
 
 from .container import CoreApiContainer
+from .serve import serve
 
 
 def import_prefix(prefix: str) -> ModuleType | None:
@@ -80,8 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not containers:
         print(f"coco: no container matches {args.filter}", file=sys.stderr)
         return 2
-    from .serve import serve
-
     serve(*containers, port=args.port, address=args.address, workers=args.workers, reuse_port=args.reuse_port)
     return 0
 

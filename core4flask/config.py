@@ -7,10 +7,13 @@ mapping passed to :func:`core4flask.create_app`. Sections of the defaults
 are a schema: unknown keys and values of the wrong type are reported with the
 key and the layer that brought them. Top-level keys that are not in the
 defaults are project sections holding per-handler settings.
+
+Layer: pure helper; it imports other helpers only.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -36,7 +39,7 @@ class ConfigError(Exception):
     """A configuration layer names an unknown key or a value of the wrong type."""
 
 
-class ConfigDict(dict):
+class ConfigDict(dict[str, Any]):
     """A dict whose keys are also attributes: ``config.api.token.secret``."""
 
     __slots__ = ()
@@ -76,7 +79,7 @@ def load_config(
 ) -> ConfigDict:
     """Build the configuration from all layers and validate it."""
     environ = os.environ if environ is None else environ
-    defaults = _read_yaml(DEFAULTS_FILE)
+    defaults = _package_defaults()
     merged = _deep_copy(defaults)
     local = _local_file(environ, local_file)
     if local is not None:
@@ -86,7 +89,8 @@ def load_config(
         _merge(merged, env_layer, defaults, source="environment")
     if overrides:
         _merge(merged, dict(overrides), defaults, source="create_app(config=...)")
-    return to_config_dict(merged)
+    config: ConfigDict = to_config_dict(merged)
+    return config
 
 
 def class_section(config: Mapping[str, Any], qual_name: str) -> ConfigDict:
@@ -110,6 +114,14 @@ def _local_file(environ: Mapping[str, str], explicit: Any) -> Path | None:
         return path
     home = Path("~/.core4/local.yaml").expanduser()
     return home if home.is_file() else None
+
+
+@functools.cache
+def _package_defaults() -> dict[str, Any]:
+    """The package defaults, which are also the schema: parsed once per process
+    (every application, and every test, builds its configuration from them).
+    Only read: :func:`load_config` merges into a copy."""
+    return _read_yaml(DEFAULTS_FILE)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -165,7 +177,14 @@ def _schema_value(defaults: Mapping[str, Any], path: list[str]) -> Any:
     return node
 
 
-def _merge(target: dict, layer: Mapping, schema: Mapping | None, *, source: str, path: tuple = ()) -> None:
+def _merge(
+    target: dict[str, Any],
+    layer: Mapping[str, Any],
+    schema: Mapping[str, Any] | None,
+    *,
+    source: str,
+    path: tuple[str, ...] = (),
+) -> None:
     for key, value in layer.items():
         key_path = (*path, str(key))
         dotted = ".".join(key_path)
@@ -194,7 +213,7 @@ def _merge(target: dict, layer: Mapping, schema: Mapping | None, *, source: str,
             target[key] = value
 
 
-def _check_project_section(section: Mapping, source: str, path: tuple) -> None:
+def _check_project_section(section: Mapping[str, Any], source: str, path: tuple[str, ...]) -> None:
     for key, value in section.items():
         key_path = (*path, str(key))
         if isinstance(value, Mapping):

@@ -4,17 +4,18 @@ Rules are regular expressions matched against the whole path below the root,
 in list order. Each (handler class, rule kwargs) pair is a *resource* with a
 stable ``rsc_id``; the same resource may appear under several patterns and in
 several containers.
+
+Layer: the request core (its top: it routes to handlers); it knows nothing of
+authentication or the features.
 """
 
 from __future__ import annotations
 
-import hashlib
-import pprint
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 import flask
@@ -22,17 +23,19 @@ from flask import Blueprint
 from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from .config import ConfigDict, class_section
+from .config import class_section
 from .errors import HTTPError, error_response
+from .handler import CoreRequestHandler
 from .paths import project_of, qual_name_of
-
-if TYPE_CHECKING:
-    from .app import Core4
+from .resource import UPWIND as UPWIND
+from .resource import Resource as Resource
+from .resource import effective_props as effective_props
+from .resource import resource_id as resource_id
+from .static import CoreStaticFileHandler, serve_asset
+from .types import Extension, Rule
 
 #: URL methods every container route accepts; others get 405 from routing.
 ROUTE_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
-#: Config keys of a class section that win over rule kwargs and class attributes.
-UPWIND = ("log_level", "template_path", "static_path")
 #: Mini application pages below ``<root>/_info``.
 PAGE_PATTERN = re.compile(r"/_info/(card|help|enter)/([0-9a-f]{32})")
 #: Static assets below ``<root>/_asset``.
@@ -89,67 +92,6 @@ def normalise_root(root: str | None, project: str) -> str:
     return root
 
 
-def resource_id(qual_name: str, kwargs: dict[str, Any]) -> str:
-    """core4's ``rsc_id``: md5 of the qual_name and the pretty-printed kwargs."""
-    text = qual_name + " " + pprint.pformat(kwargs)
-    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-@dataclass
-class Resource:
-    """One handler class with one set of rule kwargs, as mounted in a container."""
-
-    handler: type
-    kwargs: dict[str, Any]
-    container: type[CoreApiContainer]
-    root: str
-    ext: Core4
-    patterns: list[tuple[str, str | None]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.qual_name = qual_name_of(self.handler)
-        self.rsc_id = resource_id(self.qual_name, self.kwargs)
-        self.class_config: ConfigDict = class_section(self.ext.config, self.qual_name)
-        self.props = effective_props(self.handler, self.kwargs, self.class_config)
-
-    @property
-    def help_url(self) -> str:
-        """``<root>/_info/help/<rsc_id>``."""
-        return f"{self.root}/_info/help/{self.rsc_id}"
-
-    @property
-    def card_url(self) -> str:
-        """``<root>/_info/card/<rsc_id>``."""
-        return f"{self.root}/_info/card/{self.rsc_id}"
-
-    @property
-    def enter_url(self) -> str:
-        """The landing page: ``enter_url`` when set, else the enter page."""
-        return self.attribute("enter_url") or f"{self.root}/_info/enter/{self.rsc_id}"
-
-    def attribute(self, name: str) -> Any:
-        """A handler attribute with rule kwargs and config applied."""
-        if name in self.props:
-            return self.props[name]
-        return getattr(self.handler, name, None)
-
-
-def effective_props(handler: type, kwargs: dict[str, Any], class_config: dict[str, Any]) -> dict[str, Any]:
-    """Instance attributes of a resource: config > rule kwargs > class attribute."""
-    props: dict[str, Any] = {}
-    for name in getattr(handler, "propagate", ()):
-        value = kwargs.get(name)
-        if value is not None:
-            props[name] = list(value.split()) if name == "tag" and isinstance(value, str) else value
-    for name in UPWIND:
-        value = class_config.get(name)
-        if value is not None:
-            props[name] = value
-    if "tag" not in props:
-        props["tag"] = list(getattr(handler, "tag", None) or [])
-    return props
-
-
 @dataclass
 class Route:
     """One compiled rule of a container."""
@@ -173,8 +115,6 @@ def split_rule(rule: Any) -> tuple[str, type, dict[str, Any], str | None]:
     pattern, handler = rule[0], rule[1]
     kwargs = dict(rule[2] or {}) if len(rule) > 2 else {}
     name = rule[3] if len(rule) > 3 else None
-    from .handler import CoreRequestHandler
-
     if not (isinstance(handler, type) and issubclass(handler, CoreRequestHandler)):
         raise SetupError(f"expected subclass of CoreRequestHandler, not [{handler!r}]")
     if not isinstance(pattern, str):
@@ -201,7 +141,7 @@ def anchored(pattern: str) -> str:
 class ContainerApp:
     """A container prepared for serving: its routes, resources and Blueprint."""
 
-    def __init__(self, container: type[CoreApiContainer], ext: Core4, resources: dict[str, Resource]) -> None:
+    def __init__(self, container: type[CoreApiContainer], ext: Extension, resources: dict[str, Resource]) -> None:
         self.container = container
         self.ext = ext
         self.qual_name = container.qual_name()
@@ -213,20 +153,19 @@ class ContainerApp:
         self._build(resources)
 
     def _build(self, shared: dict[str, Resource]) -> None:
-        from .apps.info import InfoHandler
-
         seen: set[str] = set()
         own = {anchored(normalise_pattern(split_rule(r)[0], split_rule(r)[1])) for r in self.container.rules}
-        # automatic rules (login/logout on every root) yield to the container's own
+        # automatic rules (login/logout on every root) yield to the container's own;
+        # leading rules (``_info``) come first and may not be shadowed
         automatic = [r for r in self.ext.automatic_rules if anchored(normalise_pattern(r[0], r[1])) not in own]
-        rules: Iterable[Any] = [(r"/_info", InfoHandler), *self.container.rules, *automatic]
+        rules: Iterable[Rule] = [*self.ext.leading_rules, *self.container.rules, *automatic]
         for rule in rules:
             pattern, handler, kwargs, name = split_rule(rule)
             pattern = normalise_pattern(pattern, handler)
             if anchored(pattern) in seen:
                 raise SetupError(f"route [{self.root}{pattern}] already exists in [{self.qual_name}]")
             seen.add(anchored(pattern))
-            if getattr(handler, "is_static", False):
+            if issubclass(handler, CoreStaticFileHandler):
                 kwargs.setdefault("enter", handler.enter_target(self.root, pattern, kwargs))
             rsc_id = resource_id(qual_name_of(handler), kwargs)
             resource = self.resources.get(rsc_id) or shared.get(rsc_id)
@@ -256,7 +195,7 @@ class ContainerApp:
     def blueprint(self) -> Blueprint:
         """The Blueprint serving this container at its root."""
         blueprint = Blueprint(self.blueprint_name, self.container.__module__, url_prefix=self.root or None)
-        options = {"methods": ROUTE_METHODS, "provide_automatic_options": False, "merge_slashes": False}
+        options: dict[str, Any] = {"methods": ROUTE_METHODS, "provide_automatic_options": False, "merge_slashes": False}
         blueprint.add_url_rule("" if self.root else "/", "root", self.dispatch, defaults={"rest": ""}, **options)
         blueprint.add_url_rule("/<c4rest:rest>", "rest", self.dispatch, **options)
         return blueprint
@@ -327,18 +266,17 @@ class ContainerApp:
         page = self._page(path)
         if page is not None:
             resource, mode = page
-            return resource.handler(resource).run_page(mode)
+            handler: CoreRequestHandler = resource.handler(resource)
+            return handler.run_page(mode)
         asset = ASSET_PATTERN.fullmatch(path)
         if asset is not None:
-            from .static import serve_asset
-
             return serve_asset(self, *asset.groups())
         return None
 
 
 def raw_path(environ: Mapping[str, Any]) -> str | None:
     """The request path as the client sent it (still percent-encoded), if the server tells."""
-    uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    uri: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if not uri or not uri.startswith("/"):
         return None
     return uri.partition("?")[0]

@@ -12,6 +12,8 @@ override or double it:
 * an application with flask-cors has a policy for every path, also the ones
   it answers without CORS headers (an origin it refuses): core4 adds none;
 * ``api.allow_origin: ""`` turns core4's CORS headers off.
+
+Layer: pure helper; it imports nothing of core4flask.
 """
 
 from __future__ import annotations

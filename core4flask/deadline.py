@@ -17,6 +17,9 @@ servers core4flask documents apply two bounds from the configuration:
 
 :class:`DeadlineReader` wraps the body stream of a request; the server glue
 lives in :mod:`core4flask.serve` and :mod:`core4flask.gunicorn_conf`.
+
+Layer: pure helper (the request core's ``arguments`` reads a timed-out body
+from it); it imports nothing of core4flask.
 """
 
 from __future__ import annotations
@@ -89,15 +92,18 @@ class DeadlineReader:
 
     def read(self, *args: Any) -> bytes:
         """Read like the wrapped stream, within the deadline."""
-        return self._bounded(self.stream.read, *args)
+        data: bytes = self._bounded(self.stream.read, *args)
+        return data
 
     def readline(self, *args: Any) -> bytes:
         """Read a line like the wrapped stream, within the deadline."""
-        return self._bounded(self.stream.readline, *args)
+        line: bytes = self._bounded(self.stream.readline, *args)
+        return line
 
     def readlines(self, *args: Any) -> list[bytes]:
         """Read lines like the wrapped stream, within the deadline."""
-        return self._bounded(self.stream.readlines, *args)
+        lines: list[bytes] = self._bounded(self.stream.readlines, *args)
+        return lines
 
     def readinto(self, buffer: Any) -> int:
         """Read into ``buffer`` within the deadline (werkzeug's streams use it)."""

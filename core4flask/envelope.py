@@ -3,6 +3,8 @@
 ``{"_id", "code", "message", "timestamp", "data" | "error", ["flash"]}`` plus
 the paging keys of a :class:`~core4flask.pagination.PageResult`. Pure
 functions over plain data; the Flask glue lives in :mod:`core4flask.response`.
+
+Layer: pure helper; it imports other helpers only.
 """
 
 from __future__ import annotations

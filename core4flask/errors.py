@@ -1,79 +1,42 @@
-"""Exceptions and the one place where any exception becomes a response.
+"""The one place where any exception becomes a response.
 
 Handlers raise :class:`HTTPError` (or let anything else escape); routing
 raises werkzeug's HTTP exceptions; the store raises
 :class:`~core4flask.store.base.StoreUnavailable`. :func:`error_response`
 turns each of them into the JSON envelope, an HTML page for browsers or a
-plain-text page for text clients.
+plain-text page for text clients. It reads the request's public state
+(:mod:`core4flask.state`: the ``_id``, flash messages, headers set so far,
+the ``content_type`` argument), never a handler.
+
+The exceptions themselves live in :mod:`core4flask.exceptions` (below the
+argument parser, which raises them) and are imported from here.
+
+Layer: the request core (below the handler, above the argument parser and the
+request state); it knows nothing of authentication or the features.
 """
 
 from __future__ import annotations
 
-import datetime
 import logging
-import time
 import traceback
-from typing import TYPE_CHECKING, Any
 
 from flask import Response, current_app, got_request_exception, has_request_context, redirect, request
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
 
-from .envelope import build_envelope, dumps, reason, utc_datetime, valid_status
+from .arguments import merged_arguments
+from .envelope import build_envelope, dumps, reason, valid_status
+from .exceptions import ArgumentParsingError as ArgumentParsingError
+from .exceptions import HTTPError as HTTPError
+from .exceptions import MissingArgumentError as MissingArgumentError
+from .exceptions import PlainHTTPError as PlainHTTPError
+from .exceptions import Redirect as Redirect
+from .exceptions import status_of as status_of
 from .negotiation import wanted_error_type
-
-if TYPE_CHECKING:
-    from .handler import CoreRequestHandler
+from .state import RequestState, state_of
 
 log = logging.getLogger("core4flask")
-
-
-class HTTPError(Exception):
-    """Raise to answer with an error status: ``raise HTTPError(409, "stale")``."""
-
-    def __init__(self, status_code: int = 500, message: str | None = None, *args: Any, **kwargs: Any) -> None:
-        self.status_code = int(status_code)
-        self.message = message % args if message and args else message
-        #: extra response headers, e.g. ``{"Retry-After": "60"}``
-        self.headers: dict[str, str] = dict(kwargs.get("headers") or {})
-        super().__init__(self.status_code, self.message)
-
-    def __str__(self) -> str:
-        text = f"HTTP {self.status_code}: {reason(self.status_code)}"
-        return f"{text} ({self.message})" if self.message else text
-
-
-class PlainHTTPError(HTTPError):
-    """An :class:`HTTPError` whose envelope ``error`` is its message alone.
-
-    core4's own endpoints (e.g. settings) answer ``"error": "Invalid resource
-    name"`` rather than the exception summary, never with a traceback; front
-    ends compare that text. ``str()`` is the usual ``HTTP 400: ...`` summary.
-    """
-
-
-class Redirect(Exception):
-    """Answer with a redirect from deep inside the dispatch flow."""
-
-    def __init__(self, location: str, code: int = 302) -> None:
-        super().__init__(location)
-        self.location = location
-        self.code = code
-
-
-class MissingArgumentError(HTTPError):
-    """A required request argument is absent."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(400, f"Missing argument {name}")
-        self.argument = name
-
-
-class ArgumentParsingError(HTTPError):
-    """A request argument cannot be converted to the requested type."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(400, message)
 
 
 def error_text(exc: BaseException, *, debug: bool) -> str:
@@ -88,22 +51,17 @@ def error_text(exc: BaseException, *, debug: bool) -> str:
     return text
 
 
-def status_of(exc: BaseException) -> int:
-    """The HTTP status an exception answers with."""
-    if isinstance(exc, HTTPError):
-        return exc.status_code
-    if isinstance(exc, HTTPException):
-        return exc.code or 500
-    if type(exc).__name__ == "StoreUnavailable":
-        return 503
-    return 500
+def error_response(exc: BaseException, state: RequestState | None = None) -> WerkzeugResponse:
+    """Turn any exception into the error response the client asked for.
 
-
-def error_response(exc: BaseException, handler: CoreRequestHandler | None = None) -> Response:
-    """Turn any exception into the error response the client asked for."""
+    ``state`` is the state of the request being answered; by default the
+    current request's (a new one for a request no handler took).
+    """
+    if state is None:
+        state = current_state()
     if isinstance(exc, Redirect):
         response = redirect(exc.location, exc.code)
-        _keep_handler_headers(handler, response)
+        _keep_headers(state, response)
         return response
     code = status_of(exc)
     text = _error_text_of(exc, code)
@@ -115,8 +73,8 @@ def error_response(exc: BaseException, handler: CoreRequestHandler | None = None
     if code >= 500 and code != 503:
         log.error("request failed", exc_info=(type(exc), exc, exc.__traceback__))
         _signal_failure(exc)
-    response = render_error(code, text, handler)
-    _keep_handler_headers(handler, response)
+    response = render_error(code, text, state)
+    _keep_headers(state, response)
     if isinstance(exc, HTTPError):
         for key, value in exc.headers.items():
             response.headers[key] = value
@@ -127,6 +85,13 @@ def error_response(exc: BaseException, handler: CoreRequestHandler | None = None
     if code == 503:
         response.headers.setdefault("Retry-After", "5")
     return response
+
+
+def current_state() -> RequestState:
+    """The state of the request in context (a new one outside a request)."""
+    if not has_request_context():
+        return RequestState()
+    return state_of(request._get_current_object())  # type: ignore[attr-defined]
 
 
 def _signal_failure(exc: BaseException) -> None:
@@ -141,13 +106,17 @@ def _signal_failure(exc: BaseException) -> None:
 #: token is promised on every response, and cookies survive Tornado's
 #: ``send_error`` too. Anything else belonged to the reply that failed and is
 #: dropped, as Tornado's ``clear()`` drops it.
-_KEPT_HEADERS = frozenset(("token", "set-cookie"))
+KEPT_HEADERS = frozenset(("token", "set-cookie"))
 
 
-def _keep_handler_headers(handler: CoreRequestHandler | None, response: Response) -> None:
-    for key, value in getattr(handler, "_headers", None) or ():
-        if key.lower() in _KEPT_HEADERS:
-            response.headers.add(key, value)
+def kept_headers(state: RequestState) -> list[tuple[str, str]]:
+    """The headers set so far that an error response keeps (see :data:`KEPT_HEADERS`)."""
+    return [(key, value) for key, value in state.headers or () if key.lower() in KEPT_HEADERS]
+
+
+def _keep_headers(state: RequestState, response: WerkzeugResponse) -> None:
+    for key, value in kept_headers(state):
+        response.headers.add(key, value)
 
 
 def _error_text_of(exc: BaseException, code: int) -> str:
@@ -163,10 +132,12 @@ def _error_text_of(exc: BaseException, code: int) -> str:
     return error_text(exc, debug=_debug())
 
 
-def render_error(code: int, text: str | None, handler: CoreRequestHandler | None = None) -> Response:
+def render_error(code: int, text: str | None, state: RequestState | None = None) -> Response:
     """Render an error status with an optional error text for this client."""
-    identifier, started, flash = _request_state(handler)
-    kind = wanted_error_type(request.environ.get("HTTP_ACCEPT", ""), _content_type_argument(handler))
+    if state is None:
+        state = current_state()
+    identifier = state.identifier
+    kind = wanted_error_type(request.environ.get("HTTP_ACCEPT", ""), content_type_argument(state))
     if kind == "html":
         body = _HTML.format(
             code=code,
@@ -182,55 +153,18 @@ def render_error(code: int, text: str | None, handler: CoreRequestHandler | None
         lines.append(f"request_id {identifier}")
         response = Response("\n".join(lines) + "\n", code, content_type="text/plain; charset=UTF-8")
     else:
-        envelope = build_envelope(identifier, code, started, error=text, flash=flash, is_error=True)
+        envelope = build_envelope(identifier, code, state.started_at, error=text, flash=state.flash, is_error=True)
         response = Response(dumps(envelope), code, content_type="application/json; charset=UTF-8")
     return response
 
 
-def _request_state(handler: CoreRequestHandler | None) -> tuple[str | None, float, list]:
-    if handler is not None:
-        return handler.identifier, handler.started_at, handler._flash
-    current = request._get_current_object() if has_request_context() else None  # type: ignore[attr-defined]
-    state = getattr(current, "core4_state", None)
-    if state is None:
-        from .handler import new_identifier
-
-        now = time.time()
-        state = RequestState(new_identifier(now), now)
-        if current is not None:
-            current.core4_state = state
-    return state.identifier, state.started_at, state._flash
-
-
-class RequestState:
-    """Identity of a request that no handler served (e.g. an unknown path)."""
-
-    __slots__ = ("identifier", "started_at", "_flash", "current_user")
-
-    def __init__(self, identifier: str, started_at: float) -> None:
-        self.identifier = identifier
-        #: epoch seconds
-        self.started_at = started_at
-        self._flash: list = []
-        self.current_user = None
-
-    @property
-    def started(self) -> datetime.datetime:
-        """When the request started, as naive UTC."""
-        return utc_datetime(self.started_at)
-
-
-def _content_type_argument(handler: CoreRequestHandler | None) -> str | None:
+def content_type_argument(state: RequestState) -> str | None:
     """The ``content_type`` argument as ``reply()`` reads it (query, form, JSON body)."""
     try:
-        if handler is not None:
-            values = handler.arguments.get("content_type")
-        else:
-            from .arguments import merged_arguments  # that module imports this one
-
-            values = merged_arguments(request).get("content_type")
+        arguments = state.arguments if state.arguments is not None else merged_arguments(request)
     except Exception:  # noqa: BLE001 - a broken query string or body must not break the error page
         return None
+    values = arguments.get("content_type")
     value = values[-1] if values else None
     return value if isinstance(value, str) else None
 

@@ -15,6 +15,8 @@ Command-line options (``-w 4``, ``-b 0.0.0.0:8000``) win over all of them.
 The worker class is :class:`GeventWorker`: gunicorn's gevent worker with
 core4flask's bounds on slow clients (``api.header_timeout``,
 ``api.body_timeout``, see :mod:`core4flask.deadline`).
+
+Layer: entry point (gunicorn's configuration module); it uses helpers only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 import gevent
 from gunicorn.workers.ggevent import GeventWorker as _GunicornGeventWorker
 
+from .config import load_config
 from .deadline import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DeadlineReader, timeouts_of
 
 # what ``from core4flask.gunicorn_conf import *`` gives a gunicorn.conf.py:
@@ -82,8 +85,6 @@ class GeventWorker(_GunicornGeventWorker):
         if ext is not None:
             config: Any = ext.config
         else:  # an application wrapped in middleware: the layered configuration
-            from .config import load_config
-
             config = load_config()
         self.header_timeout, self.body_timeout = timeouts_of(config)
 

@@ -5,17 +5,24 @@ One instance serves one request. The dispatch flow mirrors core4's
 authentication and authorisation for protected handlers, the method itself
 (sync or ``async def``), and the reply. Every exception on the way becomes a
 response in :mod:`core4flask.errors`.
+
+The handler is composed of mixins: arguments, response, templating and the
+card/help/enter pages. It asks the extension's authenticator (``ext.auth``)
+what a request's credentials prove and applies the answer itself
+(:meth:`CoreRequestHandler.apply_authentication`); what it sets while it
+serves lives in the request's state (``request.core4_state``).
+
+Layer: the request core (below the container and static/tenant, above the
+pages and the mixins); it knows nothing of authentication or the features.
 """
 
 from __future__ import annotations
 
 import datetime
 import inspect
-import itertools
 import os
 import re
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import flask
@@ -24,16 +31,18 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ._async import Done, run_async_method
 from .arguments import ArgumentsMixin
-from .config import ConfigDict
-from .envelope import utc_datetime
+from .config import ConfigDict, class_section
 from .errors import HTTPError, Redirect, error_response
+from .identifiers import new_identifier as new_identifier
+from .identifiers import utcnow as utcnow
 from .negotiation import best_match
+from .pages import PagesMixin
 from .paths import project_of, qual_name_of
+from .resource import Resource
 from .response import ResponseMixin
+from .state import STATE_ATTRIBUTE, RequestState
 from .templating import TemplateMixin
-
-if TYPE_CHECKING:
-    from .container import Resource
+from .types import Authentication, Extension, User
 
 #: HTTP methods a handler class may implement, in documentation order.
 HTTP_METHODS = ("get", "post", "put", "delete", "patch", "options", "head")
@@ -44,38 +53,7 @@ LOGIN_URL = STANDARD_ROOT + "/login"
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class _IdentifierSource:
-    """ObjectId-compatible request ids: 4 bytes of time, 5 random bytes per
-    process, a 3-byte counter. Cheaper than ``bson.ObjectId`` on the hot path."""
-
-    def __init__(self) -> None:
-        self.reseed()
-        os.register_at_fork(after_in_child=self.reseed)
-
-    def reseed(self) -> None:
-        self.process = os.urandom(5).hex()
-        self.counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
-        self._second = -1
-        self._prefix = ""
-
-    def __call__(self, now: float | None = None) -> str:
-        second = int(time.time() if now is None else now) & 0xFFFFFFFF
-        if second != self._second:
-            self._prefix = f"{second:08x}{self.process}"
-            self._second = second
-        return f"{self._prefix}{next(self.counter) & 0xFFFFFF:06x}"
-
-
-#: A new request ``_id`` (24-hex, a valid ObjectId), optionally for epoch seconds ``now``.
-new_identifier = _IdentifierSource()
-
-
-def utcnow() -> datetime.datetime:
-    """The current time as naive UTC."""
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-
-
-class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodView):
+class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, PagesMixin, MethodView):
     """Base class of core4flask request handlers.
 
     Subclasses implement ``get``/``post``/``put``/``delete``/``patch`` and answer
@@ -135,14 +113,17 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         if request is None:
             request = flask.request._get_current_object()  # type: ignore[attr-defined]
         self.request = request
-        #: when the request started, epoch seconds (``started`` is the datetime)
-        self.started_at = time.time()
-        self.identifier = new_identifier(self.started_at)
-        self._flash: list[dict[str, Any]] = []
-        self.user: Any = None
-        self.current_user: str | None = None
+        #: what error rendering and the access log read: ``_id``, flash, headers, arguments
+        self.state = RequestState()
+        setattr(request, STATE_ATTRIBUTE, self.state)
+        #: the signed-in user (protected handlers; None before authentication)
+        self.user: User | None = None
+        #: how the request authenticated (see :meth:`apply_authentication`)
+        self.auth_session: object | None = None
+        #: when the client's token expires (None: no token)
         self.token_exp: datetime.datetime | None = None
         self.resource = resource
+        self._ext: Extension | None
         if resource is not None:
             self.__dict__.update(resource.props)
             self.rsc_id: str | None = resource.rsc_id
@@ -155,9 +136,33 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
 
     # -- identity ----------------------------------------------------------------
     @property
+    def identifier(self) -> str:
+        """The request ``_id`` (24 hex digits), the ``_id`` of every envelope."""
+        return self.state.identifier
+
+    @property
+    def started_at(self) -> float:
+        """When the request started, epoch seconds."""
+        return self.state.started_at
+
+    @property
     def started(self) -> datetime.datetime:
         """When the request started, as naive UTC."""
-        return utc_datetime(self.started_at)
+        return self.state.started
+
+    @property
+    def current_user(self) -> str | None:
+        """The signed-in user's name (None before authentication)."""
+        return self.state.current_user
+
+    @current_user.setter
+    def current_user(self, name: str | None) -> None:
+        self.state.current_user = name
+
+    @property
+    def _flash(self) -> list[dict[str, Any]]:
+        # core4 handlers (and their templates, as ``_flash``) read the messages here
+        return self.state.flash
 
     @classmethod
     def qual_name(cls) -> str:
@@ -170,6 +175,13 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         return project_of(type(self))
 
     @property
+    def ext(self) -> Extension:
+        """The ``Core4`` extension serving this handler (its store, its hooks)."""
+        if self._ext is None:
+            raise RuntimeError("no Core4 extension serves this handler: add Core4(app) to the application")
+        return self._ext
+
+    @property
     def config(self) -> ConfigDict:
         """The core4flask configuration."""
         return self._ext.config if self._ext is not None else ConfigDict()
@@ -179,8 +191,6 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         """The configuration section at this handler's qual_name path."""
         if self.resource is not None:
             return self.resource.class_config
-        from .config import class_section
-
         return class_section(self.config, self.qual_name())
 
     @property
@@ -200,7 +210,6 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
     def run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> WerkzeugResponse:
         """Serve the request with the given URL arguments."""
         request = self.request
-        request.core4_state = self
         method = request.method
         try:
             if method == "OPTIONS":
@@ -215,7 +224,7 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
                 result = self.call_method(method, args, kwargs)
             return self.make_response(result)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an error response
-            return error_response(exc, self)
+            return error_response(exc, self.state)
 
     def call_method(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call the handler method for an HTTP method (405 if undefined)."""
@@ -251,9 +260,40 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         """Authenticate and authorise the request of a protected handler."""
         self.prepare_protection_for(self.request.method)
 
+    def prepare_protection_for(self, pseudo_method: str) -> None:
+        """Authenticate and authorise a request for a method or a page (``CARD``, ...)."""
+        if not self.protected:
+            return
+        user = self.require_login()
+        if not self.verify_access(pseudo_method):
+            raise HTTPError(403, f"user [{user.name}] has no access to [{self.qual_name()}]")
+
+    def require_login(self) -> User:
+        """The request's user; 401 (browsers: the login page) without valid credentials."""
+        auth = self._ext.auth if self._ext is not None else None
+        found = auth.authenticate(self) if auth is not None else None
+        if found is None:
+            raise self.unauthorized()
+        return self.apply_authentication(found)
+
+    def apply_authentication(self, found: Authentication) -> User:
+        """Take what authentication found: the user, the session, and a fresh
+        token for the response (header ``token`` and the cookie)."""
+        user = found.user
+        self.user = user
+        self.current_user = user.name
+        self.auth_session = found.session
+        self.token_exp = found.token_exp
+        if found.new_token is not None:
+            self.set_header("token", found.new_token)
+            if found.token_cookie is not None:
+                self.add_header("Set-Cookie", found.token_cookie)
+        return user
+
     def verify_access(self, method: str | None = None) -> bool:
         """Whether the user may use this handler with this HTTP method."""
-        return bool(self.user.has_api_access(self.qual_name(), method or self.request.method))
+        user = self.user
+        return user is not None and user.has_api_access(self.qual_name(), method or self.request.method)
 
     def unauthorized(self) -> Exception:
         """401 for API clients; browsers (a page, or a form they send) go to the login page.
@@ -297,50 +337,6 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, MethodVie
         )
         self._response.direct_passthrough = True
         return Done()
-
-    # -- mini application pages (see core4flask.apps.meta) ---------------------------
-    def run_page(self, mode: str) -> WerkzeugResponse:
-        """Serve the card, help or enter page of this handler's resource."""
-        from .apps import meta
-
-        self.request.core4_state = self
-        try:
-            if self.request.method == "OPTIONS":
-                return self.make_response(None)
-            self.prepare_protection_for(mode.upper())
-            return self.make_response(meta.serve_page(self, mode))
-        except Exception as exc:  # noqa: BLE001 - every failure becomes an error response
-            return error_response(exc, self)
-
-    def prepare_protection_for(self, pseudo_method: str) -> None:
-        """Authenticate and authorise a card/help/enter page request."""
-        if not self.protected:
-            return
-        user = self.require_login()
-        if not self.verify_access(pseudo_method):
-            raise HTTPError(403, f"user [{user.name}] has no access to [{self.qual_name()}]")
-
-    def require_login(self) -> Any:
-        """The request's user; 401 (browsers: the login page) without valid credentials."""
-        auth = getattr(self._ext, "auth", None)
-        user = auth.authenticate(self) if auth is not None else None
-        if user is None:
-            raise self.unauthorized()
-        self.user = user
-        self.current_user = user.name
-        return user
-
-    def card(self, **meta: Any) -> Any:
-        """The card page; override to render your own (``card()`` or ``card(**meta)``)."""
-        from .apps.meta import default_card
-
-        return default_card(self, meta)
-
-    def enter(self) -> Any:
-        """The landing page: the handler's GET without URL arguments."""
-        from .apps.meta import default_enter
-
-        return default_enter(self)
 
 
 _ASYNC_METHODS: dict[tuple[type, str], bool] = {}

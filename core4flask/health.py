@@ -7,6 +7,9 @@ does not make an orchestrator restart healthy workers (Kubernetes'
 answers a ping and a 503 envelope (with ``Retry-After``) when it does not, so
 a load balancer stops sending traffic that would fail (``readinessProbe``).
 ``RULES`` mounts both in the standard container.
+
+Layer: a feature (beside ``apps`` and ``roles``, independent of both); it
+uses the request core only.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class ReadyHandler(CoreRequestHandler):
 
     def get(self) -> dict[str, Any]:
         """Ping the store; StoreUnavailable becomes the 503 envelope."""
-        self._ext.store.ping()
+        self.ext.store.ping()
         return {"status": "ready"}
 
 

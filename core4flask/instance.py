@@ -22,6 +22,8 @@ environment, and rebuilding the environment keeps every user. An application
 that adds core4flask with ``Core4(app)`` keeps its own Flask instance folder,
 unless that lies inside the Python environment (Flask's choice for an
 installed application): then ``./instance`` is used as in 4.
+
+Layer: pure helper; it imports nothing of core4flask.
 """
 
 from __future__ import annotations

@@ -10,12 +10,16 @@ label) starting with ``=``, ``+``, ``-``, ``@``, tab, CR or NUL gets a
 leading single quote (:func:`neutralise_formulas`, OWASP's advice against
 CSV injection), unless the caller turns that off. Text answers carry
 ``charset=utf-8``.
+
+Layer: pure helper; it imports other helpers only.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
+
+from .records import records_json
 
 #: Types ``reply()`` can produce, in core4's order (order breaks ties).
 SUPPORTED_TYPES = ("text/html", "text/plain", "text/csv", "application/json")
@@ -164,6 +168,4 @@ def _holds_strings(dtype: Any) -> bool:
 def dataframe_records_json(frame: Any) -> str:
     """The DataFrame as the JSON list of its records, as core4 sends them
     (see :mod:`core4flask.records`)."""
-    from .records import records_json
-
     return records_json(frame)

@@ -4,6 +4,9 @@ Pages are 0-based; a negative page counts from the end (``-1`` is the last
 page); a page past the end is an empty page, not an error. The callbacks may
 be plain functions or coroutine functions (core4 style), in which case
 ``pager.page()`` returns an awaitable.
+
+Layer: the request core (below the response); it knows nothing of
+authentication or the features.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .errors import ArgumentParsingError
+from .exceptions import ArgumentParsingError
 from .negotiation import is_dataframe
 
 
@@ -45,7 +48,8 @@ class PageResult(NamedTuple):
     total_count: int
     page: int
     body: list[Any]
-    count: int
+    # core4's field; it hides tuple.count, which nobody calls on a page
+    count: int  # type: ignore[assignment]
     per_page: int
 
     def paging(self) -> dict[str, int]:

@@ -1,4 +1,7 @@
-"""Where a handler's project, templates and static files live."""
+"""Where a handler's project, templates and static files live.
+
+Layer: pure helper; it imports other helpers only.
+"""
 
 from __future__ import annotations
 

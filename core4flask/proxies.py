@@ -9,6 +9,8 @@ would make the login throttle count every client as one. With
 such header: a client could forge it. ``X-Forwarded-Host`` and
 ``X-Forwarded-Port`` are never trusted (the published address comes from
 ``api.routing``).
+
+Layer: pure helper; it imports nothing of core4flask.
 """
 
 from __future__ import annotations

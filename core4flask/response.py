@@ -2,6 +2,9 @@
 
 A handler collects status, headers and at most one body; the dispatcher turns
 that into a werkzeug response when the method returns.
+
+Layer: the request core (a mixin of the handler, above pagination); it knows
+nothing of authentication or the features.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .envelope import build_envelope, dumps, dumps_with_raw, reason, valid_status
-from .errors import HTTPError
+from .exceptions import HTTPError
 from .negotiation import SHORT_NAMES, dataframe_records_json, is_dataframe, render_dataframe, wanted_type
 from .pagination import PageResult
+from .state import RequestState
 
 JSON_TYPE = "application/json; charset=UTF-8"
 #: characters that would end (or corrupt) the Location header of a redirect
@@ -49,7 +53,7 @@ class Core4Response(flask.Response):
     entity_headers_only: bool = False
 
     @classmethod
-    def finished(cls, body: bytes, status: int, content_type: str) -> Core4Response:
+    def finished(cls, body: bytes | str, status: int, content_type: str) -> Core4Response:
         """A response with a complete body, its type and its length."""
         if type(body) is str:
             body = body.encode("utf-8")  # as werkzeug's set_data does
@@ -142,18 +146,19 @@ FLASH_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ResponseMixin:
-    """Status, headers, body and flash messages of one request."""
+    """Status, headers, body and flash messages of one request.
 
-    identifier: str
-    started_at: float
+    Headers and flash messages are kept in the request's state, so an error
+    response finds them there.
+    """
+
     request: Any
+    state: RequestState
     _status: int = 200
-    _headers: list[tuple[str, str]] | None = None
     _body: Any = None
     _content_type: str | None = None
     _chunks: list[bytes] | None = None
     _response: WerkzeugResponse | None = None
-    _flash: list[dict[str, Any]]
     #: quote CSV cells a spreadsheet would run as formulas (None: as ``api.csv.neutralise`` says)
     csv_injection_guard: bool | None = None
 
@@ -171,21 +176,22 @@ class ResponseMixin:
 
     def set_header(self, name: str, value: Any) -> None:
         """Set a response header, replacing earlier values."""
-        headers = self._headers or []
         lowered = name.lower()
-        self._headers = [(k, v) for k, v in headers if k.lower() != lowered]
-        self._headers.append((name, str(value)))
+        headers = [(k, v) for k, v in self.state.headers or () if k.lower() != lowered]
+        headers.append((name, str(value)))
+        self.state.headers = headers
 
     def add_header(self, name: str, value: Any) -> None:
         """Add a response header, keeping earlier values."""
-        if self._headers is None:
-            self._headers = []
-        self._headers.append((name, str(value)))
+        headers = self.state.headers
+        if headers is None:
+            headers = self.state.headers = []
+        headers.append((name, str(value)))
 
     def clear_header(self, name: str) -> None:
         """Remove a response header."""
         lowered = name.lower()
-        self._headers = [(k, v) for k, v in (self._headers or []) if k.lower() != lowered]
+        self.state.headers = [(k, v) for k, v in self.state.headers or () if k.lower() != lowered]
 
     # -- flashing ---------------------------------------------------------------
     def flash(self, level: str, message: Any, *args: Any) -> None:
@@ -194,10 +200,10 @@ class ResponseMixin:
         if level not in FLASH_LEVELS:
             raise ValueError(f"flash level must be one of {FLASH_LEVELS}, not [{level}]")
         if isinstance(message, dict):
-            self._flash.append({"level": level, "data": message})
+            self.state.flash.append({"level": level, "data": message})
         else:
             text = str(message) % args if args else str(message)
-            self._flash.append({"level": level, "message": text})
+            self.state.flash.append({"level": level, "message": text})
 
     def flash_debug(self, message: Any, *args: Any) -> None:
         """Flash a DEBUG message."""
@@ -252,7 +258,10 @@ class ResponseMixin:
     # -- bodies -------------------------------------------------------------------------
     def envelope(self, data: Any = None, **extra: Any) -> dict[str, Any]:
         """The success envelope around ``data`` with the current status."""
-        return build_envelope(self.identifier, self._status, self.started_at, data=data, flash=self._flash, extra=extra)
+        state = self.state
+        return build_envelope(
+            state.identifier, self._status, state.started_at, data=data, flash=state.flash, extra=extra
+        )
 
     def reply(self, chunk: Any) -> None:
         """Answer with ``chunk``: the JSON envelope, or a DataFrame rendered
@@ -316,15 +325,18 @@ class ResponseMixin:
         else:
             if result is not None and self._body is None and self._response is None:
                 self.reply(result)
-            response = self._response
-            if response is None:
+            made = self._response
+            if made is None:
                 if self._body is None and self._chunks is not None:
                     self.finish()
                 body = self._body if self._body is not None else b""
-                response = Core4Response.finished(body, self._status, self._content_type or JSON_TYPE)
-        if self._headers:
-            response.entity_headers_only = False
-            for key, value in self._headers:
+                made = Core4Response.finished(body, self._status, self._content_type or JSON_TYPE)
+            response = made
+        headers = self.state.headers
+        if headers:
+            if isinstance(response, Core4Response):
+                response.entity_headers_only = False
+            for key, value in headers:
                 if key.lower() == "set-cookie":
                     response.headers.add(key, value)
                 else:

@@ -3,6 +3,8 @@
 The server bounds how long a client may take to send its request (see
 :mod:`core4flask.deadline`) and refuses requests whose framing a proxy could
 read differently (request smuggling).
+
+Layer: entry point; it may use every layer below (see the README's Layout).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from .deadline import timeouts_of
+from .app import create_app
+from .deadline import DeadlineReader, HeaderTimeout, timeouts_of
 
 log = logging.getLogger("core4flask")
 
@@ -73,8 +76,6 @@ def serve(
     patch_gevent()
     from gevent.pywsgi import WSGIServer
 
-    from .app import create_app
-
     app = create_app(*[resolve_container(c) for c in containers], config=config, instance_path=instance_path)
     ext = app.extensions["core4flask"]
     port = int(port if port is not None else ext.config.api.port)
@@ -113,8 +114,6 @@ def _request_handler(header_timeout: float, body_timeout: float) -> type:
 
     import gevent
     from gevent.pywsgi import WSGIHandler
-
-    from .deadline import DeadlineReader, HeaderTimeout
 
     class GuardedHandler(WSGIHandler):
         # a timed-out read ends the connection quietly, as a reset does

@@ -1,52 +1,37 @@
 """The standard containers every core4flask application serves.
 
-``CoreApiServer`` at ``/core4/api/v1`` holds login, logout, profile, the
-roles API, settings, the OpenAPI document and the health/readiness probes; ``CoreAppManager`` at ``/``
-serves the launcher. Each part is added when its package is present.
+``CoreApiServer`` at ``/core4/api/v1`` holds login and logout (the ``auth``
+part), the profile and the roles API (``roles``), settings, the OpenAPI
+document and the API reference (``apps``) and the liveness and readiness
+probes (``health``); ``CoreAppManager`` at ``/`` serves the launcher. Below
+the composition root (:mod:`core4flask.app`), above the features whose rules
+it gathers.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .apps.routes import RULES as APPS_RULES
+from .apps.routes import CoreAppManager
+from .auth.routes import RULES as AUTH_RULES
 from .container import CoreApiContainer
+from .health import RULES as HEALTH_RULES
+from .roles.api import RULES as ROLES_RULES
+from .roles.profile import RULES as PROFILE_RULES
+from .types import Rule
 
-#: (module, attribute) of each standard rule list, in order.
-_RULE_SOURCES = (
-    ("core4flask.auth.routes", "RULES"),
-    ("core4flask.roles.api", "RULES"),
-    ("core4flask.apps.routes", "RULES"),
-    ("core4flask.health", "RULES"),
-)
+__all__ = ["CoreApiServer", "CoreAppManager", "standard_containers"]
 
-
-def _standard_rules() -> list[Any]:
-    rules: list[Any] = []
-    for module_name, attribute in _RULE_SOURCES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        rules.extend(getattr(module, attribute))
-    return rules
+#: The rules of ``/core4/api/v1``, in routing order.
+STANDARD_RULES: list[Rule] = [*AUTH_RULES, *PROFILE_RULES, *ROLES_RULES, *APPS_RULES, *HEALTH_RULES]
 
 
 class CoreApiServer(CoreApiContainer):
-    """core4's standard API: login, logout, profile, roles, settings."""
+    """core4's standard API: login, logout, profile, roles, settings, probes."""
 
     root = "/core4/api/v1"
-    rules = _standard_rules()
+    rules = STANDARD_RULES
 
 
 def standard_containers() -> list[type[CoreApiContainer]]:
     """The containers ``create_app`` always adds."""
-    containers: list[type[CoreApiContainer]] = [CoreApiServer]
-    try:
-        from .apps.routes import CoreAppManager
-    except ImportError:
-        return containers
-    containers.append(CoreAppManager)
-    return containers
+    return [CoreApiServer, CoreAppManager]

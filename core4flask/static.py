@@ -7,6 +7,9 @@ dot-folders, Python sources and byte code, configuration files (by their
 suffix, and the file ``CORE4_CONFIG`` names), the store's database files and
 anything in the application's instance folder. ``download()`` is not such a
 route: it sends the one file its handler's author chose.
+
+Layer: the request core (a handler, below the container); it knows nothing of
+authentication or the features.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import os
 import posixpath
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import flask
 from werkzeug.security import safe_join
@@ -24,10 +27,9 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from .errors import HTTPError, error_response
 from .handler import CoreRequestHandler
 from .paths import module_dir, project_root, resolve_folder
+from .resource import Resource
 from .templating import PACKAGE_STATIC
-
-if TYPE_CHECKING:
-    from .container import ContainerApp, Resource
+from .types import Mount
 
 #: Suffixes (lower case) of files no route serves: sources, configuration, keys, databases.
 NEVER_SERVED_SUFFIXES = (
@@ -86,7 +88,7 @@ class CoreStaticFileHandler(CoreRequestHandler):
     def verify_access(self, method: str | None = None) -> bool:
         """Static folders are granted by the container's qual_name."""
         container = self.resource.container.qual_name() if self.resource else self.qual_name()
-        return bool(self.user.has_api_access(container, method or self.request.method))
+        return self.user is not None and self.user.has_api_access(container, method or self.request.method)
 
     def folder(self) -> Path:
         """The folder this resource serves."""
@@ -192,12 +194,12 @@ def guard_flask_static(app: flask.Flask) -> None:
     app.view_functions["static"] = static
 
 
-def serve_asset(app: ContainerApp, mode: str, rsc_id: str, path: str) -> WerkzeugResponse:
+def serve_asset(app: Mount, mode: str, rsc_id: str, path: str) -> WerkzeugResponse:
     """``<root>/_asset/(default|project)/<rsc_id>/<path>``."""
     resource: Resource | None = app.resources.get(rsc_id)
     if resource is None:
         return error_response(HTTPError(404, f"resource [{rsc_id}] not found"))
-    handler = resource.handler(resource)
+    handler: CoreRequestHandler = resource.handler(resource)
     try:
         method = handler.request.method
         if method == "OPTIONS":
@@ -211,7 +213,7 @@ def serve_asset(app: ContainerApp, mode: str, rsc_id: str, path: str) -> Werkzeu
         folder, path = project_asset(handler, path)
         return handler.make_response(send_file_from(folder, path))
     except Exception as exc:  # noqa: BLE001 - every failure becomes an error response
-        return error_response(exc, handler)
+        return error_response(exc, handler.state)
 
 
 def project_asset(handler: CoreRequestHandler, path: str) -> tuple[Path, str]:

@@ -1,4 +1,7 @@
-"""Jinja2 rendering for handlers, and the URLs of their static files."""
+"""Jinja2 rendering for handlers, and the URLs of their static files.
+
+Layer: pure helper; it imports other helpers only.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""``CoreTenantHandler``: handlers serving one client (tenant) per URL."""
+"""``CoreTenantHandler``: handlers serving one client (tenant) per URL.
+
+Layer: the request core (a handler, below the container); it knows nothing of
+authentication or the features.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ class CoreTenantHandler(CoreRequestHandler):
             return True
         if self.client is None:
             raise HTTPError(400, "this tenant URL names no client")
-        return bool(self.user.has_client_access(self.client))
+        return self.user is not None and self.user.has_client_access(self.client)
 
     def enter(self) -> Any:
         """The landing page: needs ``enter_url``, as the GET would serve no client."""

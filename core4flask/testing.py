@@ -32,6 +32,8 @@ first moves that application to a throw-away SQLite store in the test's
 on an application whose store :func:`use_throwaway_store` replaced; on any
 other they refuse (``RuntimeError``) rather than write test users into real
 data.
+
+Layer: entry point; it may use every layer below (see the README's Layout).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from .app import create_app
+from .auth.passwords import hash_password
+from .roles.validation import validate_role_fields
+from .store import new_id, open_store
 
 __all__ = [
     "CreatedUser",
@@ -84,8 +89,6 @@ def use_throwaway_store(app: flask.Flask, folder: str | Path) -> None:
     Whatever the application's instance folder or ``mongo_url``, the test
     helpers then read and write only there.
     """
-    from .store import open_store
-
     ext = _ext(app)
     if getattr(ext, "throwaway_store", None) is not None:
         return
@@ -122,10 +125,6 @@ def create_user(
 
     Raises ValueError for invalid fields or an unknown role name.
     """
-    from .auth.passwords import hash_password
-    from .roles.validation import validate_role_fields
-    from .store import new_id
-
     store = _test_store(app)
     name = name or f"user-{secrets.token_hex(4)}"
     password = password or secrets.token_urlsafe(16)

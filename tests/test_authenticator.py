@@ -180,8 +180,8 @@ def test_login_with_a_token_returns_it_without_extending_the_session(app):
 
 @pytest.fixture
 def two_workers(tmp_path):
-    """Two applications sharing one store, like two gunicorn workers."""
-    first, second = make_app(tmp_path, token={"cache_ttl": 1.0}), make_app(tmp_path, token={"cache_ttl": 1.0})
+    """Two applications sharing one store, like two gunicorn workers (caching for 0.2 s)."""
+    first, second = make_app(tmp_path, token={"cache_ttl": 0.2}), make_app(tmp_path, token={"cache_ttl": 0.2})
     use_throwaway_store(first, tmp_path)  # the same file second serves from
     return first, second
 
@@ -196,10 +196,10 @@ def test_logout_on_one_worker_revokes_on_every_worker(two_workers):
 
 
 def test_logout_revokes_refreshed_tokens_of_the_session(tmp_path):
-    app = make_app(tmp_path, token={"refresh": 1})
+    app = make_app(tmp_path, token={"refresh": 0.4})
     client = app.test_client()
     token = login(client)
-    time.sleep(1.2)
+    time.sleep(0.5)
     refreshed = client.get(WHO, headers=bearer(token)).headers["token"]
     assert client.post("/core4/api/v1/logout", headers=bearer(refreshed)).status_code == 200
     assert client.get(WHO, headers=bearer(token)).status_code == 401
@@ -316,7 +316,9 @@ def test_store_down_is_503(tmp_path, monkeypatch):
     open_real = core4flask.store.open_store
     monkeypatch.setattr(core4flask.store, "open_store", open_store)
     try:
-        _check_store_down(make_app(tmp_path, mongo_url="mongodb://127.0.0.1:1/core4flask-test"))
+        _check_store_down(
+            make_app(tmp_path, mongo_url="mongodb://127.0.0.1:1/core4flask-test?serverSelectionTimeoutMS=200")
+        )
     finally:
         for store in opened:  # every failed attempt made a client
             store.close()

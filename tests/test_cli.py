@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 import textwrap
 
@@ -16,9 +15,7 @@ from core4flask.server import CoreApiServer
 def served(monkeypatch):
     """Replace serve() by a recorder; keep sys.path as it was."""
     calls = []
-    # the package re-exports serve(), so reach the module itself
-    module = importlib.import_module("core4flask.serve")
-    monkeypatch.setattr(module, "serve", lambda *c, **kw: calls.append((c, kw)))
+    monkeypatch.setattr(cli, "serve", lambda *c, **kw: calls.append((c, kw)))
     monkeypatch.setattr(sys, "path", list(sys.path))
     return calls
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,12 @@ def test_null_default_keys_accept_values():
     config = load_config({"mongo_url": "mongodb://localhost:27017", "api": {"token": {"secret": "s3"}}}, environ={})
     assert config.mongo_url == "mongodb://localhost:27017"
     assert config.api.token.secret == "s3"
+
+
+def test_each_configuration_is_its_own_copy_of_the_defaults():
+    first = load_config(environ={}, local_file=os.devnull)
+    first.api.token["expiration"] = 1
+    first.api["tag"].append("changed")
+    second = load_config(environ={}, local_file=os.devnull)
+    assert second.api.token.expiration == 28800
+    assert "changed" not in (second.api.tag or [])

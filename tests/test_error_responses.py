@@ -17,6 +17,8 @@ import requests
 from core4flask import CoreApiContainer, CoreRequestHandler, HTTPError, create_app
 from tests import live
 
+pytestmark = pytest.mark.e2e  # every test here talks to a real server
+
 REFRESH = 1.0
 ZERO_ID = "000000000000000000000000"
 

@@ -19,6 +19,8 @@ from schemathesis.checks import not_a_server_error
 
 from tests import live
 
+pytestmark = pytest.mark.e2e  # every test here talks to a real server
+
 #: Examples per operation; with ~60 operations this stays a short pass.
 EXAMPLES = 6
 

@@ -11,6 +11,8 @@ import requests
 
 from tests import live
 
+pytestmark = pytest.mark.e2e  # every test here talks to a real server
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

@@ -129,6 +129,7 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
+@pytest.mark.e2e
 def test_launcher_in_a_browser(server: live.LiveServer, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()

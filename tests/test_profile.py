@@ -152,3 +152,35 @@ def test_password_change_revokes_older_tokens_and_hands_out_a_new_one(app, clien
     assert fresh.get(PROFILE, headers=bearer(new_token)).status_code == 200
     assert fresh.get(PROFILE, headers=basic("pat", "First-Amber-Lake-7")).status_code == 401
     assert fresh.get(PROFILE, headers=basic("pat", "Second-Birch-Hill-9")).status_code == 200
+
+
+def test_a_user_cannot_drop_its_email_through_the_profile(app, client, user):
+    """The profile keeps the rules of the roles API: a user has an email and a
+    password. A blank ``passwd`` is no password change, so it cannot carry the
+    removal of the email through (it once left a password without an email).
+    Removing the email is an email change: without the current password it is
+    refused for that first."""
+    headers = basic("pat", "First-Amber-Lake-7")
+    etag = etag_of(client, headers)
+    for body in (
+        {"email": "", **CURRENT},
+        {"email": "", "passwd": "", **CURRENT},
+        {"email": "", "passwd": "   ", **CURRENT},
+    ):
+        response = client.put(PROFILE, json={"etag": etag, **body}, headers=headers)
+        assert response.status_code == 400, (body, response.json)
+        assert "requires email and password" in response.json["error"]
+        assert response.json["error"].startswith("core4flask.errors.HTTPError: HTTP 400: Bad Request")
+    unconfirmed = client.put(PROFILE, json={"etag": etag, "email": "", "passwd": ""}, headers=headers)
+    assert unconfirmed.status_code == 400 and "current_passwd" in unconfirmed.json["error"]
+    doc = app.extensions["core4flask"].store.role_by_name("pat")
+    assert doc["email"] == "pat@example.com" and doc["password"] and doc["etag"] == etag
+
+
+def test_a_blank_password_is_no_password_change(client, user):
+    headers = basic("pat", "First-Amber-Lake-7")
+    etag = etag_of(client, headers)
+    response = client.put(PROFILE, json={"etag": etag, "passwd": "", "realname": "Pat"}, headers=headers)
+    assert response.status_code == 200 and response.json["data"]["realname"] == "Pat"
+    assert "token" not in response.headers
+    assert client.get(PROFILE, headers=basic("pat", "First-Amber-Lake-7")).status_code == 200

@@ -19,6 +19,7 @@ from core4flask.roles.model import (
     RoleInvalid,
     RoleNotFound,
     RoleService,
+    profile_fields,
 )
 from core4flask.store import DuplicateKey, MongoStore, SQLiteStore, new_id
 
@@ -298,8 +299,8 @@ def test_update_profile(service, admin, store):
     assert result["realname"] == "Me"
     assert verify_password("Tidal-Compass-19", service.get(record["_id"])["password"])
     assert record["_id"] in stamps(store)
-    same = service.update_profile(service.get(record["_id"]), result["etag"], {"realname": "Me"})
-    assert same["etag"] == result["etag"]
+    assert service.update_profile(service.get(record["_id"]), result["etag"], {"realname": "Me"}) is None
+    assert service.get(record["_id"])["etag"] == result["etag"]
     assert raises(RoleInvalid, service.update_profile, service.get(record["_id"]), result["etag"], {"perm": ["cop"]})
     assert raises(RoleConflict, service.update_profile, service.get(record["_id"]), record["etag"], {"realname": "y"})
     error = raises(
@@ -542,3 +543,26 @@ def test_bootstrap_email_taken_by_someone_else(service, store):
         bootstrap(store, config())
     with pytest.raises(DuplicateKey):
         store.role_insert({"_id": new_id(), "etag": new_id(), "name": "OTHER"})
+
+
+def test_profile_fields():
+    assert profile_fields({"realname": "x", "email": "a@b.cd", "password": "pw"}) == {
+        "realname": "x",
+        "email": "a@b.cd",
+        "password": "pw",
+    }
+    for blank in ("", "  ", None):
+        assert profile_fields({"email": "", "password": blank}) == {"email": ""}
+    assert profile_fields({"password": 5}) == {"password": 5}  # the model refuses its type
+    assert raises(RoleInvalid, profile_fields, {"perm": ["cop"]}).message == (
+        "field [perm] cannot be changed on the profile"
+    )
+
+
+def test_update_profile_refuses_to_drop_the_email(service, admin):
+    record = user(service, "u")
+    doc = service.get(record["_id"])
+    for fields in ({"email": ""}, {"email": None, "password": ""}, {"email": "", "password": None}):
+        error = raises(RoleInvalid, service.update_profile, doc, record["etag"], fields)
+        assert error.message == "user role requires email and password"
+    assert service.get(record["_id"])["email"] == doc["email"]

@@ -17,6 +17,8 @@ from requests import get, post
 
 from tests import live
 
+pytestmark = pytest.mark.e2e  # every test here talks to a real server
+
 SERVERS = live.ROOT / "tests" / "servers"
 QUAL = "seed_project.handlers"
 

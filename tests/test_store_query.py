@@ -260,3 +260,38 @@ def test_sort_docs_follows_mongodb_order():
     ]
     assert [d["_id"] for d in sort_docs(docs, "v", 1)] == ["5", "3", "4", "1", "2", "9", "6", "7", "8"]
     assert [d["_id"] for d in sort_docs(docs, "v", -1)] == ["8", "7", "6", "9", "1", "2", "3", "4", "5"]
+
+
+# -- the rules of other queries (``_info``'s filter) ------------------------------
+
+
+def test_rules_decide_fields_regexes_dates_and_depth():
+    from datetime import datetime
+
+    from core4flask.store.query import QueryRules
+
+    rules = QueryRules(
+        date_fields=frozenset(("created_at",)),
+        parse_date=lambda text: datetime.fromisoformat(text),
+        regex=False,
+        regex_hint="search for text instead",
+        max_depth=1,
+    )
+    assert validate_query({"author": "x", "any_name": 1}, rules) == {"author": {"$eq": "x"}, "any_name": {"$eq": 1}}
+    assert validate_query({"created_at": {"$gte": "2024-01-01T01:00:00+01:00"}}, rules) == {
+        "created_at": {"$gte": datetime(2024, 1, 1)}
+    }
+    refusals = {
+        "mounts.root": {"mounts.root": "/x"},
+        "regular expressions are not supported on [author]; search for text instead": {"author": {"$regex": "a"}},
+        "not supported on [tag]": {"tag": {"$in": [re.compile("a")]}},
+        "nests deeper than 1 levels": {"$or": [{"$and": [{"author": "x"}]}]},
+    }
+    for message, bad in refusals.items():
+        with pytest.raises(QueryError, match=re.escape(message)):
+            validate_query(bad, rules)
+    # role queries know their fields and never the password
+    with pytest.raises(QueryError, match=r"unknown field \[author\]"):
+        validate_query({"author": "x"})
+    with pytest.raises(QueryError, match=r"field \[password\] cannot be queried"):
+        validate_query({"password.x": "y"})

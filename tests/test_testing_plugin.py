@@ -89,14 +89,14 @@ def test_config_can_be_overridden(app, client):
 def test_fixtures_of_the_plugin(pytester):
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_reports=TESTS)
-    result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider")
+    result = pytester.runpytest("-W", "error", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
 
 
 def test_configuration_override(pytester):
     pytester.makeconftest(OVERRIDE)
     pytester.makepyfile(test_override=OVERRIDE_TESTS)
-    result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider")
+    result = pytester.runpytest("-W", "error", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
 
@@ -105,7 +105,7 @@ def test_a_configured_mongo_url_never_reaches_the_tests(pytester, monkeypatch):
     monkeypatch.setenv("CORE4_OPTION_mongo_url", "mongodb://127.0.0.1:1/real_users")
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_reports=TESTS)
-    result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider")
+    result = pytester.runpytest("-W", "error", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
 
 

@@ -7,16 +7,21 @@ requesting user may call them: each resource with its full routing regexes
 only with the methods the user's permissions grant (``api://...`` with its
 ``crud`` letters, the handler's own ``verify_access``). A ``cop`` sees
 everything. Both are self-service: every signed-in user may ask for its map.
+
+Layer: the apps feature; it uses the request core and the helpers, never
+authentication or roles.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import HTTPError
+from ..envelope import dumps
+from ..exceptions import HTTPError
 from ..handler import HTTP_METHODS, CoreRequestHandler
+from ..pages import description_of
 from ..templating import package_environment
-from .meta import description_of
+from ..version import __version__
 from .openapi import build_openapi
 
 #: Methods an OpenAPI operation is made for (OPTIONS is CORS, HEAD is GET).
@@ -84,8 +89,6 @@ def permitted_for(user: Any, request: Any) -> Any:
 
 def app_openapi(ext: Any, user: Any = None, request: Any = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document of an application; with ``user``, only what that user may call."""
-    from .. import __version__
-
     may_call = permitted_for(user, request) if user is not None else None
     return build_openapi(resource_descriptions(ext, may_call), title="core4flask API", version=__version__)
 
@@ -110,9 +113,7 @@ class OpenApiHandler(CoreRequestHandler):
 
     def get(self) -> Any:
         """The OpenAPI document as JSON."""
-        from ..envelope import dumps
-
-        document = app_openapi(self._ext, self.user, self.request)
+        document = app_openapi(self.ext, self.user, self.request)
         self.finish_body(dumps(document), "application/json; charset=UTF-8")
         return None
 
@@ -137,7 +138,7 @@ class ApiReferenceHandler(CoreRequestHandler):
         """The API reference as an HTML page."""
         template = package_environment().get_template("core4/apidoc.html")
         body = template.render(
-            spec=app_openapi(self._ext, self.user, self.request),
+            spec=app_openapi(self.ext, self.user, self.request),
             spec_url=f"{self.root}/openapi.json",
             static_url_for=lambda name: f"{self.root}/_asset/default/{self.rsc_id}/{name}",
         )

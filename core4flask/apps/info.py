@@ -5,12 +5,15 @@ The listing spans every live server sharing the store (see
 filters them by ``search`` (or, without one, ``filter``), ``tag`` and
 ``api``. The filters are plain functions over the merged entries so the
 launcher shares them.
+
+Layer: the apps feature; it uses the request core and the helpers, never
+authentication or roles.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+import datetime
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -20,20 +23,16 @@ from ..errors import ArgumentParsingError, HTTPError
 from ..handler import CoreRequestHandler
 from ..pagination import CorePager
 from ..paths import project_of
-from ..store.query import match
-from .registry import live_entries
+from ..store.query import MAX_QUERY_DEPTH, QueryError, QueryRules, match, validate_query
+from ..version import __version__
+from .registry import live_entries, project_version
 
 #: Fields the free-text search looks at.
 SEARCH_FIELDS = ("title", "subtitle", "author", "qual_name", "description")
 #: Entry fields holding datetimes: ``filter`` strings for them are parsed as dates.
 DATE_FIELDS = frozenset(("created_at", "started_at"))
-#: How deep ``$and``/``$or``/``$nor`` may nest in a ``filter`` (deeper ones would exhaust the stack).
-MAX_FILTER_DEPTH = 16
-
-_LOGICAL = frozenset(("$and", "$or", "$nor"))
-_FIELD_OPERATORS = frozenset(("$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$exists"))
-_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_SCALARS = (str, int, float, bool)
+#: How deep ``$and``/``$or``/``$nor`` may nest in a ``filter``.
+MAX_FILTER_DEPTH = MAX_QUERY_DEPTH
 
 
 def may_see(user: Any, entry: dict[str, Any]) -> bool:
@@ -78,78 +77,38 @@ def parse_tags(values: Iterable[Any]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
+def _filter_date(value: str) -> datetime.datetime:
+    return parse_datetime(value, "filter")
+
+
+#: What a ``filter`` may use: any entry field, no regular expressions (every
+#: signed-in user may list, and a client's pattern could make the server
+#: backtrack for minutes), dates for the date fields.
+FILTER_RULES = QueryRules(
+    date_fields=DATE_FIELDS,
+    parse_date=_filter_date,
+    regex=False,
+    regex_hint="search for text instead",
+    max_depth=MAX_FILTER_DEPTH,
+)
+
+
 def parse_filter(value: Any) -> dict[str, Any]:
     """Check a ``filter`` (core4: a MongoDB query over the entries) and normalize it.
 
-    The subset: implicit equality (against a list field it means "contains"),
-    ``$eq $ne $in $nin $gt $gte $lt $lte $exists`` and ``$and $or $nor`` over
-    top-level entry fields. Regular expressions (``$regex``) are refused:
-    every signed-in user may list, and a client's pattern could make the
-    server backtrack for minutes; ``search`` is the text search. The result is
-    evaluated by :func:`core4flask.store.query.match`. Anything else is a 400
-    naming the parameter.
+    The subset of :mod:`core4flask.store.query` under :data:`FILTER_RULES`:
+    implicit equality (against a list field it means "contains"), ``$eq $ne
+    $in $nin $gt $gte $lt $lte $exists`` and ``$and $or $nor`` over top-level
+    entry fields, no ``$regex`` (``search`` is the text search). The result
+    is evaluated by :func:`core4flask.store.query.match`. Anything else is a
+    400 naming the parameter.
     """
     if value is None:
         return {}
     try:
-        return _filter_document(value, 0)
-    except ArgumentParsingError:
-        raise
-    except ValueError as exc:
+        return validate_query(value, FILTER_RULES)
+    except QueryError as exc:
         raise ArgumentParsingError(f"parameter [filter]: {exc}") from None
-
-
-def _filter_document(query: Any, depth: int) -> dict[str, Any]:
-    if not isinstance(query, Mapping):
-        raise ValueError("expected a JSON object")
-    if depth > MAX_FILTER_DEPTH:
-        raise ValueError(f"nests deeper than {MAX_FILTER_DEPTH} levels")
-    normalized: dict[str, Any] = {}
-    for key, value in query.items():
-        if key in _LOGICAL:
-            if not isinstance(value, list) or not value:
-                raise ValueError(f"[{key}] needs a non-empty list of queries")
-            normalized[key] = [_filter_document(part, depth + 1) for part in value]
-        elif not isinstance(key, str) or not _FIELD_NAME.match(key):
-            raise ValueError(f"unsupported operator or field [{key}]")
-        else:
-            normalized[key] = _filter_condition(key, value)
-    return normalized
-
-
-def _filter_condition(field: str, condition: Any) -> dict[str, Any]:
-    if not isinstance(condition, Mapping):
-        return {"$eq": _filter_value(field, condition, allow_list=True)}
-    if not condition:
-        raise ValueError(f"empty condition for field [{field}]")
-    normalized: dict[str, Any] = {}
-    for op, arg in condition.items():
-        if op not in _FIELD_OPERATORS:
-            hint = "; use search for text" if op == "$regex" else ""
-            raise ValueError(f"unsupported operator [{op}] for field [{field}]{hint}")
-        if op in ("$in", "$nin"):
-            if not isinstance(arg, list):
-                raise ValueError(f"[{op}] needs a list")
-            normalized[op] = [_filter_value(field, item, allow_list=True) for item in arg]
-        elif op == "$exists":
-            if not isinstance(arg, bool):
-                raise ValueError("[$exists] needs true or false")
-            normalized[op] = arg
-        else:
-            normalized[op] = _filter_value(field, arg, allow_list=op in ("$eq", "$ne"))
-    return normalized
-
-
-def _filter_value(field: str, value: Any, *, allow_list: bool = False) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, str) and field in DATE_FIELDS:
-        return parse_datetime(value, "filter")
-    if isinstance(value, _SCALARS):
-        return value
-    if allow_list and isinstance(value, list):
-        return [_filter_value(field, item) for item in value]
-    raise ValueError(f"unsupported value for field [{field}]: {orjson.dumps(value, default=repr).decode()}")
 
 
 def search_text(entry: dict[str, Any]) -> str:
@@ -256,7 +215,7 @@ class InfoHandler(CoreRequestHandler):
 
     def visible_entries(self) -> list[dict[str, Any]]:
         """Every live resource the user may see."""
-        entries = live_entries(self._ext, self.request.environ)
+        entries = live_entries(self.ext, self.request.environ)
         return [entry for entry in entries if may_see(self.user, entry)]
 
     def filtered_entries(self) -> list[dict[str, Any]]:
@@ -285,9 +244,6 @@ class InfoHandler(CoreRequestHandler):
 
     def version_info(self) -> dict[str, Any]:
         """``project``, ``version`` and ``core4`` (core4flask's version)."""
-        from .. import __version__
-        from .registry import project_version
-
         container = self.resource.container if self.resource is not None else type(self)
         project = project_of(container)
         return {"project": project, "version": project_version(project), "core4": __version__}

@@ -4,6 +4,9 @@ Browsers get a server-rendered page (``core4/launcher.html``) filtered by the
 GET parameters ``search``, ``tag`` and ``api``; ``launcher.js`` adds instant
 filtering and favourites kept in the user's settings. JSON clients get the
 ``_info`` listing.
+
+Layer: the apps feature; it uses the request core and the helpers, never
+authentication or roles.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from ..docstrings import parse_docstring
 from ..templating import package_environment
-from .docstrings import parse_docstring
 from .info import InfoHandler, filter_entries, parse_search, parse_tags, tag_counts
 
 #: Where the launcher keeps its choices (launcher.js PUTs ``{"launcher": ...}``).

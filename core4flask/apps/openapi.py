@@ -6,6 +6,9 @@ its path parameters, and :func:`build_openapi` assembles the document from
 resource descriptions (plain dicts, see its docstring). Operation details
 come from the Google-style method docstrings parsed by
 :mod:`core4flask.apps.docstrings`.
+
+Layer: the apps feature; it uses the request core and the helpers, never
+authentication or roles.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from .docstrings import parse_docstring
+from ..docstrings import parse_docstring
 
 #: The OpenAPI version of the generated document.
 OPENAPI_VERSION = "3.1.0"

@@ -19,6 +19,9 @@ launchers link to, is ``api.routing`` when configured, else the address of
 the socket it serves on (``api.address`` and the bound port, or the WSGI
 server's ``SERVER_NAME``/``SERVER_PORT`` for lazy publication); never the
 ``Host`` header of a request, which any client chooses.
+
+Layer: the apps feature; it uses the request core and the helpers, never
+authentication or roles.
 """
 
 from __future__ import annotations
@@ -33,14 +36,14 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from ..pages import enter_url_of, resource_meta
+from ..resource import Resource
 from ..store.base import FIRST_SEEN_NS
-
-if TYPE_CHECKING:
-    from ..app import Core4
-    from ..container import Resource
+from ..types import Extension
+from ..version import __version__
 
 log = logging.getLogger("core4flask.registry")
 
@@ -74,7 +77,7 @@ _registries: weakref.WeakKeyDictionary[Any, Registry] = weakref.WeakKeyDictionar
 _registries_lock = threading.Lock()
 
 
-def registry_of(ext: Core4) -> Registry:
+def registry_of(ext: Extension) -> Registry:
     """The registry state of one application (created on first use)."""
     with _registries_lock:
         registry = _registries.get(ext)
@@ -83,7 +86,7 @@ def registry_of(ext: Core4) -> Registry:
     return registry
 
 
-def install(ext: Core4) -> Registry:
+def install(ext: Extension) -> Registry:
     """Publish on ``ext.on_start``, withdraw on ``ext.on_stop`` (idempotent)."""
     registry = registry_of(ext)
     with registry.lock:
@@ -106,7 +109,7 @@ def gevent_patched() -> bool:
 class Registry:
     """What one process publishes about itself, and its heartbeat."""
 
-    def __init__(self, ext: Core4) -> None:
+    def __init__(self, ext: Extension) -> None:
         self.ext = ext
         #: True once the on_start/on_stop callbacks are attached
         self.installed = False
@@ -143,7 +146,7 @@ class Registry:
         return self._docs
 
     # -- lifecycle ----------------------------------------------------------------
-    def on_start(self, ext: Core4, port: int | None) -> None:
+    def on_start(self, ext: Extension, port: int | None) -> None:
         """``ext.on_start``: publish and start the heartbeat worker."""
         with self.lock:
             self._reset_after_fork()
@@ -154,7 +157,7 @@ class Registry:
         self.publish()
         self._start_worker()
 
-    def on_stop(self, ext: Core4) -> None:
+    def on_stop(self, ext: Extension) -> None:
         """``ext.on_stop``: stop beating and remove this process's entries."""
         self._stop.set()
         worker, self._worker = self._worker, None
@@ -202,8 +205,6 @@ class Registry:
     # -- store operations -----------------------------------------------------------
     def server_info(self) -> dict[str, Any]:
         """The server document published next to the handlers."""
-        from .. import __version__
-
         return {
             "hostname": socket.gethostname(),
             "pid": os.getpid(),
@@ -336,8 +337,6 @@ def handler_docs(containers: Iterable[Any]) -> list[dict[str, Any]]:
 
 def published_doc(resource: Resource) -> dict[str, Any]:
     """The registry document of one resource (without its mounts)."""
-    from .meta import resource_meta
-
     meta = resource_meta(resource)
     doc = {name: meta.get(name) for name in PUBLISHED_FIELDS}
     doc["version"] = project_version(meta.get("project"))
@@ -423,8 +422,6 @@ def prefer_local_links(entries: Iterable[dict[str, Any]], resources: Mapping[str
     A relative path keeps working behind a proxy or under another host name,
     where the published routing may not be what the client reaches.
     """
-    from .meta import enter_url_of
-
     for entry in entries:
         resource = resources.get(entry["rsc_id"])
         if resource is not None:
@@ -448,7 +445,7 @@ def mark_new(entries: list[dict[str, Any]], first_seen: dict[str, Any], now: dat
         entry["tag"] = tags
 
 
-def live_entries(ext: Core4, environ: Mapping[str, Any]) -> list[dict[str, Any]]:
+def live_entries(ext: Extension, environ: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every resource of every live server sharing the store, merged by rsc_id.
 
     Links of resources this process serves are paths on it; the others are

@@ -4,6 +4,9 @@
 OpenAPI document, the API reference page); ``CoreAppManager`` serves the
 launcher at ``/``. Every container also gets ``<root>/_info`` (see
 :mod:`core4flask.container`).
+
+Layer: the apps feature; it uses the request core and the helpers, never
+authentication or roles.
 """
 
 from __future__ import annotations

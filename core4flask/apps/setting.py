@@ -4,6 +4,9 @@ One document per user (keyed by the user's ``_id``) merged over the config
 defaults ``user_setting``. Level-1 keys are ``_general`` (system data, only
 keys present in the defaults may start with ``_``) and any project name.
 The launcher keeps its favourites, order and filters under ``launcher``.
+
+Layer: the apps feature; it uses the request core and the helpers, never
+authentication or roles.
 """
 
 from __future__ import annotations
@@ -144,7 +147,7 @@ class SettingHandler(CoreRequestHandler):
         # read it from the request itself
         names = merged_arguments(self.request).get("username")
         if names and self.user is not None and self.user.is_admin() and names[-1] != self.user.name:
-            doc = self._ext.store.role_by_name(str(names[-1]))
+            doc = self.ext.store.role_by_name(str(names[-1]))
             if doc is None:
                 raise PlainHTTPError(404, f"user [{names[-1]}] not found")
             return str(doc["_id"])
@@ -154,7 +157,7 @@ class SettingHandler(CoreRequestHandler):
 
     def stored(self, user_id: str) -> dict[str, Any]:
         """The stored settings document of a user (empty when none)."""
-        return self._ext.store.setting_get(user_id) or {}
+        return self.ext.store.setting_get(user_id) or {}
 
     def get(self, path: str | None = None) -> Any:
         """The merged settings, or the value at the path."""
@@ -168,7 +171,7 @@ class SettingHandler(CoreRequestHandler):
         data = self.get_argument("data", default=None)
         validate(parts, data, self.defaults)
         user_id = self.owner_id()
-        self._ext.store.setting_put(user_id, deep_merge(self.stored(user_id), nest(parts, data)))
+        self.ext.store.setting_put(user_id, deep_merge(self.stored(user_id), nest(parts, data)))
         return data
 
     put = post
@@ -177,7 +180,7 @@ class SettingHandler(CoreRequestHandler):
         """Remove all settings, or the key at the path."""
         parts = split_path(path)
         user_id = self.owner_id()
-        store = self._ext.store
+        store = self.ext.store
         if not parts:
             if not store.setting_delete(user_id):
                 raise PlainHTTPError(404, NOT_FOUND)

@@ -1,1 +1,5 @@
-"""Authentication and authorisation: tokens, credentials, login, permissions."""
+"""Authentication and authorisation: tokens, credentials, login, permissions.
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
+"""

@@ -1,7 +1,10 @@
 """The Authenticator: who is calling, checked cheaply on every request.
 
-``ext.auth.authenticate(handler)`` returns the :class:`~.user.AuthUser` of
-the request's credentials (see :mod:`.credentials`) or None. Each worker
+``ext.auth.authenticate(handler)`` reads the request's credentials (see
+:mod:`.credentials`) and returns what they prove as an immutable
+:class:`Authentication` (the :class:`~.user.AuthUser`, the session, a fresh
+token to send), or None; the handler applies it to itself and its response.
+The authenticator never writes into a handler. Each worker
 process keeps two small caches so that a request with a known token needs no
 store read:
 
@@ -14,6 +17,9 @@ So a logout, password change, deactivation, deletion or permission change
 made by any worker takes effect everywhere within two seconds, and at once
 in every worker of the same host (see :mod:`.changes`). A store that
 cannot be reached raises :class:`~core4flask.store.StoreUnavailable` (503).
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ from __future__ import annotations
 import datetime
 import hmac
 import math
-import sys
 import threading
 import time
 import uuid
@@ -29,17 +34,27 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Request
+
 from .._pid import current_pid
 from ..instance import store_folder
+from ..types import CredentialSource, Extension
 from .changes import ChangeSignal
 from .credentials import find_credentials
 from .passwords import hash_password, needs_rehash, random_password, verify_password
 from .secret import check_algorithm, resolve_secret, signing_key
 from .throttle import LoginThrottle
-from .tokens import TokenService, expired_token_cookie, expires_at, token_cookie
+from .tokens import TokenService, expires_at, token_cookie
 from .user import AuthUser, load_user
 
-__all__ = ["EPOCH_NAMESPACE", "REVOKED_NAMESPACE", "AuthSession", "Authenticator", "RevocationView"]
+__all__ = [
+    "EPOCH_NAMESPACE",
+    "REVOKED_NAMESPACE",
+    "AuthSession",
+    "Authentication",
+    "Authenticator",
+    "RevocationView",
+]
 
 #: key-value namespace of revoked sessions: ``sid`` → end of validity (epoch s)
 REVOKED_NAMESPACE = "auth.revoked"
@@ -52,7 +67,7 @@ _POLL_OVERLAP = datetime.timedelta(seconds=30)
 _USER_CACHE_LIMIT = 10000
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class AuthSession:
     """How the current request authenticated (``handler.auth_session``)."""
 
@@ -62,8 +77,30 @@ class AuthSession:
     claims: Mapping[str, Any] | None = None
     #: that token (the presented one, or the one issued by this response)
     token: str | None = None
-    #: whether this response already sent ``token`` (header and cookie)
+    #: whether this response already sends ``token`` (header and cookie)
     sent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Authentication:
+    """What a request's credentials prove; the handler applies it.
+
+    It sets ``handler.user``, ``current_user``, ``auth_session`` and
+    ``token_exp``, and when :attr:`new_token` is set, the ``token`` header
+    and the cookie :attr:`token_cookie` (see
+    :meth:`core4flask.handler.CoreRequestHandler.apply_authentication`).
+    """
+
+    #: the user
+    user: AuthUser
+    #: how the request authenticated
+    session: AuthSession
+    #: when the token the client holds after this response expires (None: no token)
+    token_exp: datetime.datetime | None = None
+    #: a token the response carries (a refresh, or a login's), else None
+    new_token: str | None = None
+    #: the ``Set-Cookie`` value carrying :attr:`new_token`
+    token_cookie: str | None = None
 
 
 class RevocationView:
@@ -139,7 +176,7 @@ class RevocationView:
 class Authenticator:
     """Authenticates requests and issues, refreshes and revokes tokens."""
 
-    def __init__(self, ext: Any) -> None:
+    def __init__(self, ext: Extension) -> None:
         self._ext = ext
         config = ext.config
         token = config.get_path("api.token", {}) or {}
@@ -195,7 +232,8 @@ class Authenticator:
             self._users.clear()
             self._revocations = RevocationView(self.cache_ttl, self.expiration)
             self._changes = ChangeSignal(self._instance_path())
-            self._bootstrap()
+            for callback in self._ext.on_auth_ready:
+                callback(self._ext)
             self._ready_pid = pid
 
     def _instance_path(self) -> str:
@@ -220,17 +258,6 @@ class Authenticator:
         if self._changes is not None:
             self._changes.notify()
 
-    def _bootstrap(self) -> None:
-        try:
-            from core4flask.roles.bootstrap import bootstrap
-        except ModuleNotFoundError as exc:
-            if exc.name in ("core4flask.roles", "core4flask.roles.bootstrap"):
-                return
-            raise
-        password = bootstrap(self._ext.store, self._ext.config)
-        if password:
-            print(f"admin password: {password}", file=sys.stderr, flush=True)
-
     @property
     def tokens(self) -> TokenService:
         """The token service of this process."""
@@ -243,63 +270,60 @@ class Authenticator:
         return self.tokens.key
 
     # -- requests ----------------------------------------------------------------
-    def authenticate(self, handler: Any) -> AuthUser | None:
-        """The user of the handler's request, or None.
+    def authenticate(self, source: CredentialSource) -> Authentication | None:
+        """What the credentials of ``source``'s request prove, or None.
 
-        Sets ``handler.auth_session`` and ``handler.token_exp``; a token due
-        for refresh adds a fresh one to the response (header and cookie).
-        Raises 429 while a password login is throttled.
+        The credential arguments are taken out of ``source.arguments``. A
+        token due for refresh comes back with a fresh one to send. Raises 429
+        while a password login is throttled.
         """
         if self._ready_pid != current_pid():
             self.ensure_ready()
         changes = self._changes
         if changes is not None and changes.changed():
             self._drop_caches()
-        credentials = find_credentials(handler)
+        credentials = find_credentials(source)
         if credentials is None:
             return None
         if credentials.token is None:
-            return self._password_login(handler, credentials.username or "", credentials.password or "")
-        return self._token_login(handler, credentials.token)
+            return self._password_login(source.request, credentials.username or "", credentials.password or "")
+        return self._token_login(source.request, credentials.token)
 
-    def login(self, handler: Any) -> tuple[AuthUser, str] | None:
-        """Authenticate and hand out a token (a new session for a password)."""
-        user = self.authenticate(handler)
-        if user is None:
+    def login(self, source: CredentialSource) -> Authentication | None:
+        """Authenticate and hand out a token (a new session for a password).
+
+        The token is the result's ``session.token``; the result sends it.
+        """
+        found = self.authenticate(source)
+        if found is None:
             return None
-        session: AuthSession = handler.auth_session
+        session = found.session
         if session.method == "password":
-            issued = self.issue_token(user)
+            issued = self.issue_token(found.user)
             if issued is None:
                 return None
             session = AuthSession("password", issued[1], issued[0])
-        if not session.sent and session.token is not None and session.claims is not None:
-            self.send_token(handler, session.token, session.claims)
-            session = AuthSession(session.method, session.claims, session.token, sent=True)
-        handler.auth_session = session
-        return user, str(session.token)
+        if session.sent or session.token is None or session.claims is None:
+            return found
+        return self.sending(found.user, session, secure=bool(source.request.is_secure))
 
-    def logout(self, handler: Any) -> None:
-        """Revoke the request's session (token logins) and clear the cookie."""
-        session: AuthSession | None = getattr(handler, "auth_session", None)
-        if session is not None and session.claims is not None:
+    def logout(self, session: object | None) -> None:
+        """Revoke the session of a token login (on every worker); nothing for a password."""
+        if isinstance(session, AuthSession) and session.claims is not None:
             self.revoke_session(session.claims)
-        handler.clear_header("token")
-        handler.clear_header("Set-Cookie")
-        handler.add_header("Set-Cookie", expired_token_cookie(secure=bool(handler.request.is_secure)))
-        handler.token_exp = None
 
-    def check_password(self, handler: Any, name: str, password: Any) -> bool:
-        """Whether ``password`` is the password of user ``name``, throttled like a login."""
-        return self._verified(handler, name, password) is not None
+    def check_password(self, address: str | None, name: str, password: Any) -> bool:
+        """Whether ``password`` is the password of user ``name``, throttled like a
+        login from ``address``."""
+        return self._verified(address, name, password) is not None
 
-    def _verified(self, handler: Any, name: str, password: Any) -> dict[str, Any] | None:
+    def _verified(self, address: str | None, name: str, password: Any) -> dict[str, Any] | None:
         """The document of user ``name`` if ``password`` is right (throttled).
 
         The attempt is counted before the slow verification: concurrent
         guesses cannot all pass a check that only sees finished failures.
         """
-        attempt = self.throttle.reserve(name, handler.request.remote_addr)
+        attempt = self.throttle.reserve(name, address)
         doc = self._store().role_by_name(name)
         if not self._password_matches(doc, password):
             attempt.failed()
@@ -307,8 +331,8 @@ class Authenticator:
         attempt.succeeded()
         return dict(doc or {})
 
-    def _password_login(self, handler: Any, username: str, password: str) -> AuthUser | None:
-        doc = self._verified(handler, username, password)
+    def _password_login(self, request: Request, username: str, password: str) -> Authentication | None:
+        doc = self._verified(request.remote_addr, username, password)
         if doc is None:
             return None
         store = self._store()
@@ -319,9 +343,7 @@ class Authenticator:
         doc.update(stamp)
         user = self._build_user(doc)
         self._cache_user(doc["_id"], user)
-        handler.auth_session = AuthSession("password")
-        handler.token_exp = None
-        return user
+        return Authentication(user, AuthSession("password"))
 
     def _password_matches(self, doc: Mapping[str, Any] | None, password: Any) -> bool:
         stored = doc.get("password") if doc is not None else None
@@ -336,7 +358,7 @@ class Authenticator:
             self._dummy_hash = hash_password(random_password())
         return self._dummy_hash
 
-    def _token_login(self, handler: Any, token: str) -> AuthUser | None:
+    def _token_login(self, request: Request, token: str) -> Authentication | None:
         tokens = self._tokens  # authenticate() made it; the property would check again
         claims = tokens.decode(token) if tokens is not None else None
         if claims is None:
@@ -347,16 +369,12 @@ class Authenticator:
         user = self.user(claims["sub"])
         if user is None or claims["pwv"] != user.password_tag:
             return None
-        session = AuthSession("token", claims, token)
         now = time.time()
         if now - claims["timestamp"] > self.refresh and self._session_open(claims["auth_time"], now):
             issued = self.issue_token(user, auth_time=claims["auth_time"], sid=claims["sid"])
             if issued is not None:
-                self.send_token(handler, *issued)
-                session = AuthSession("token", issued[1], issued[0], sent=True)
-        handler.auth_session = session
-        handler.token_exp = expires_at(session.claims or claims)
-        return user
+                return self.sending(user, AuthSession("token", issued[1], issued[0]), secure=bool(request.is_secure))
+        return Authentication(user, AuthSession("token", claims, token), token_exp=expires_at(claims))
 
     def _session_open(self, auth_time: float, now: float) -> bool:
         return not self.session_limit or now < auth_time + self.session_limit
@@ -390,14 +408,15 @@ class Authenticator:
         decoded = self.tokens.decode(token)
         return None if decoded is None else (token, decoded)
 
-    def send_token(self, handler: Any, token: str, claims: Mapping[str, Any]) -> None:
-        """Put ``token`` into the response: header ``token`` and the cookie."""
-        handler.set_header("token", token)
-        handler.add_header(
-            "Set-Cookie",
-            token_cookie(token, math.ceil(claims["exp"] - time.time()), secure=bool(handler.request.is_secure)),
-        )
-        handler.token_exp = expires_at(claims)
+    def sending(self, user: AuthUser, session: AuthSession, *, secure: bool) -> Authentication:
+        """The authentication of ``user`` that sends the token of ``session``
+        (header ``token`` and the cookie, ``Secure`` over HTTPS)."""
+        token, claims = session.token, session.claims
+        if token is None or claims is None:
+            raise ValueError("a session without a token has nothing to send")
+        cookie = token_cookie(token, math.ceil(claims["exp"] - time.time()), secure=secure)
+        sent = AuthSession(session.method, claims, token, sent=True)
+        return Authentication(user, sent, token_exp=expires_at(claims), new_token=token, token_cookie=cookie)
 
     def revoke_session(self, claims: Mapping[str, Any]) -> None:
         """Void every token of the session ``claims`` belongs to, on every worker."""

@@ -12,6 +12,9 @@ data, and workers on other hosts still see the change within ``cache_ttl``.
 
 Where the file cannot be mapped, the stamp is the file's identity as
 ``stat`` reports it and a change replaces the file.
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ by a good cookie. An ``Authorization`` header that cannot be used (another
 scheme, malformed base64, no ``:``) counts as absent. The three credential
 arguments are always taken out of the handler's arguments, so handlers
 never see a password. Parsing never raises.
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import base64
 import binascii
 from typing import Any, NamedTuple
 
+from ..types import CredentialSource
 from .tokens import COOKIE_NAME
 
 __all__ = [
@@ -77,10 +81,10 @@ def parse_authorization(header: str | None) -> Credentials | None:
     return Credentials("basic", username=username, password=password)
 
 
-def take_credential_arguments(handler: Any) -> dict[str, Any]:
-    """Remove ``token``, ``username`` and ``password`` from the handler's
+def take_credential_arguments(source: CredentialSource) -> dict[str, Any]:
+    """Remove ``token``, ``username`` and ``password`` from the request's
     arguments; return the last value of each that was present."""
-    environ = handler.request.environ
+    environ = source.request.environ
     # read the WSGI environ directly: request properties cost more than the check
     if (
         not environ.get("QUERY_STRING")
@@ -88,7 +92,7 @@ def take_credential_arguments(handler: Any) -> dict[str, Any]:
         and "HTTP_TRANSFER_ENCODING" not in environ
     ):
         return {}
-    arguments = handler.arguments
+    arguments = source.arguments
     taken: dict[str, Any] = {}
     for name in CREDENTIAL_ARGUMENTS:
         values = arguments.pop(name, None)
@@ -97,10 +101,10 @@ def take_credential_arguments(handler: Any) -> dict[str, Any]:
     return taken
 
 
-def find_credentials(handler: Any) -> Credentials | None:
-    """The credentials of the handler's request, or None."""
-    request = handler.request
-    arguments = take_credential_arguments(handler)
+def find_credentials(source: CredentialSource) -> Credentials | None:
+    """The credentials of ``source``'s request, or None."""
+    request = source.request
+    arguments = take_credential_arguments(source)
     found = parse_authorization(request.environ.get("HTTP_AUTHORIZATION"))
     if found is not None:
         return found

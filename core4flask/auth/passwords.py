@@ -14,6 +14,9 @@ passlib and :func:`needs_rehash` reports them so a login can upgrade them.
 Hashing is deliberately slow and CPU-bound. Under gevent it would stall
 every other request of the worker, so the work is moved to gevent's thread
 pool when gevent's monkey patching is active (see :func:`run_off_loop`).
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations

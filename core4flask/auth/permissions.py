@@ -13,6 +13,9 @@ Permission strings follow core4:
   grants the tenant ``<name>`` (exact string equality, slashes allowed).
 * ``job://<regex>/<x|r>`` - job execution or read access.
 * ``mongodb://<database>`` - read access to one database.
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations

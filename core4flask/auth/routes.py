@@ -1,9 +1,13 @@
-"""Login, logout and profile: the self-service endpoints of the standard container.
+"""Login and logout: the sign-in endpoints of the standard container.
 
 ``RULES`` mounts them at ``/core4/api/v1``; :func:`~.setup.install` adds
 ``/login`` and ``/logout`` to every other container root as well. Response
-shapes are core4's: ``data.token`` for a login, ``data: "OK"`` for a logout,
-the user's detail record for the profile.
+shapes are core4's: ``data.token`` for a login, ``data: "OK"`` for a logout.
+The profile endpoint belongs to the roles feature
+(:mod:`core4flask.roles.profile`), where the rules of a user record live.
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import ArgumentParsingError, HTTPError
+from ..errors import HTTPError
 from ..handler import CoreRequestHandler
 from ..templating import package_environment
+from .authenticator import Authenticator
 from .credentials import CREDENTIAL_ARGUMENTS
-from .passwords import hash_password
-from .user import load_user
+from .tokens import expired_token_cookie
 
-__all__ = ["RULES", "LoginHandler", "LogoutHandler", "ProfileHandler", "safe_next"]
+__all__ = ["RULES", "LoginHandler", "LogoutHandler", "safe_next"]
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="core4flask"'}
 # the page may run its own inline style and script, talk to this site only,
@@ -91,12 +95,17 @@ class LoginHandler(CoreRequestHandler):
         return any(self.arguments.get(name) for name in CREDENTIAL_ARGUMENTS)
 
     def _login(self) -> dict[str, str]:
-        result = self._ext.auth.login(self)
-        if result is None:
+        found = self._auth().login(self)
+        if found is None:
             raise HTTPError(401, "wrong username, password or token", headers=_CHALLENGE)
-        self.user, token = result
-        self.current_user = self.user.name
-        return {"token": token}
+        self.apply_authentication(found)
+        return {"token": str(found.session.token)}
+
+    def _auth(self) -> Authenticator:
+        auth = self.ext.auth
+        if not isinstance(auth, Authenticator):
+            raise HTTPError(503, "authentication is not installed")
+        return auth
 
     def login_page(self) -> None:
         """Render the HTML login page."""
@@ -137,7 +146,7 @@ class LogoutHandler(CoreRequestHandler):
 
     def get(self) -> Any:
         """Sign out; browsers are sent to the login page."""
-        self._ext.auth.logout(self)
+        self.sign_out()
         if self.wants_html():
             self.redirect(self.login_url())
             return None
@@ -145,123 +154,22 @@ class LogoutHandler(CoreRequestHandler):
 
     def post(self) -> str:
         """Sign out."""
-        self._ext.auth.logout(self)
+        self.sign_out()
         return "OK"
 
-
-class ProfileHandler(CoreRequestHandler):
-    """The signed-in user's own record.
-
-    Methods:
-        GET /profile - the user with ``perm_total``, ``role_total`` and
-            ``token_expires``
-        PUT /profile - change realname, email or password
-
-    Parameters:
-        etag (str): the record's current etag (PUT, required)
-        realname (str): new real name (PUT)
-        email (str): new email address (PUT)
-        passwd (str): new password (PUT; needs ``current_passwd``)
-        current_passwd (str): the current password (PUT with ``passwd`` or a
-            new ``email``)
-
-    Returns:
-        data (dict): the user record (never the password), or
-            ``"no changes"``
-
-    Raises:
-        400: invalid field, weak password (names the rule), email taken,
-            missing or wrong ``current_passwd``
-        401: not signed in
-        409: stale ``etag``
-    """
-
-    title = "profile"
-    author = "core4flask"
-
-    def verify_access(self, method: str | None = None) -> bool:
-        """Every signed-in user may see and change their own profile."""
-        return True
-
-    def get(self) -> dict[str, Any]:
-        """The current user's detail record."""
-        store = self._ext.store
-        doc = store.role_get(self.user._id)
-        if doc is None:
-            raise HTTPError(404, f"user [{self.user.name}] not found")
-        record = load_user(store, doc).detail()
-        record["token_expires"] = self.token_exp
-        return record
-
-    def put(self) -> Any:
-        """Change the own realname, email or password."""
-        from ..roles.validation import RoleValidationError, confirm_current_password, validate_role_fields
-        from ..store import DuplicateKey, new_id, normalize_id
-
-        etag = normalize_id(self.get_argument("etag"))
-        if etag is None:
-            raise ArgumentParsingError("parameter [etag] expected as_type [ObjectId]")
-        wanted = {}
-        for argument, field in (("realname", "realname"), ("email", "email"), ("passwd", "password")):
-            value = self.get_argument(argument, default=None)
-            if value is not None:
-                wanted[field] = value
-        store, auth = self._ext.store, self._ext.auth
-        doc = store.role_get(self.user._id)
-        if doc is None:
-            raise HTTPError(404, f"user [{self.user.name}] not found")
-        if doc.get("etag") != etag:
-            raise HTTPError(409, f"update [{doc['_id']}] with etag [{etag}] failed")
-        confirm_current_password(self, doc["name"], doc.get("email"), wanted)
-        try:
-            clean = validate_role_fields(wanted, creating=False, existing=doc)
-        except RoleValidationError as exc:
-            raise HTTPError(400, str(exc)) from None
-        fields, unset = _changes(doc, clean)
-        if not fields and not unset:
-            return "no changes"
-        fields.update(etag=new_id(), updated=store.now())
-        try:
-            updated = store.role_update(doc["_id"], etag, fields, unset)
-        except DuplicateKey:
-            raise HTTPError(400, "name or email exists") from None
-        if not updated:
-            raise HTTPError(409, f"update [{doc['_id']}] with etag [{etag}] failed")
-        if "password" in fields:
-            auth.revoke_user(doc["_id"])  # tells every worker, as changed() does
-        else:
-            auth.changed()
-        user = auth.user(doc["_id"])
-        if user is None:
-            raise HTTPError(404, f"user [{doc['name']}] not found")
-        if "password" in fields:
-            issued = auth.issue_token(user)
-            if issued is not None:
-                auth.send_token(self, *issued)
-        record = user.detail()
-        del record["perm_total"], record["role_total"]
-        return record
+    def sign_out(self) -> None:
+        """Revoke the session (token logins), drop any fresh token and clear the cookie."""
+        auth = self.ext.auth
+        if isinstance(auth, Authenticator):
+            auth.logout(self.auth_session)
+        self.clear_header("token")
+        self.clear_header("Set-Cookie")
+        self.add_header("Set-Cookie", expired_token_cookie(secure=bool(self.request.is_secure)))
+        self.token_exp = None
 
 
-def _changes(doc: dict[str, Any], clean: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The fields to set and to remove for the validated profile fields."""
-    fields: dict[str, Any] = {}
-    unset: list[str] = []
-    for key, value in clean.items():
-        if key == "password":
-            if value is not None:
-                fields["password"] = hash_password(value)
-        elif value is None:
-            if doc.get(key) is not None:
-                unset.append(key)
-        elif doc.get(key) != value:
-            fields[key] = value
-    return fields, unset
-
-
-#: The self-service rules of the standard container (``/core4/api/v1``).
+#: The sign-in rules of the standard container (``/core4/api/v1``).
 RULES = [
     (r"/login", LoginHandler),
     (r"/logout", LogoutHandler),
-    (r"/profile", ProfileHandler),
 ]

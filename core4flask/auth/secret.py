@@ -10,6 +10,9 @@ Tokens are signed with the secret itself, so any JWT tool given
 ``api.token.secret`` verifies them. PyJWT advises (a warning, once) when a
 configured secret is shorter than the algorithm's digest.
 Neither the secret nor the key is ever printed or logged.
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations

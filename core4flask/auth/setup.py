@@ -4,6 +4,9 @@ Called by ``Core4.init_app``. It sets ``ext.auth``, adds ``<root>/login``
 and ``<root>/logout`` to every container, checks the secret and bootstraps
 the admin user before serving, and sets up flask-jwt-extended (which makes
 the tokens) with the same key and algorithm the authenticator verifies with.
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Any
 from flask_jwt_extended import JWTManager
 
 from ..store.base import StoreUnavailable
+from ..types import Extension
 from .authenticator import Authenticator
+from .routes import LoginHandler, LogoutHandler
 from .tokens import COOKIE_NAME
 
 __all__ = ["configure_jwt", "install", "prepare"]
@@ -23,10 +28,8 @@ __all__ = ["configure_jwt", "install", "prepare"]
 log = logging.getLogger("core4flask")
 
 
-def install(ext: Any) -> None:
+def install(ext: Extension) -> None:
     """Install authentication on ``ext`` (before containers are registered)."""
-    from .routes import LoginHandler, LogoutHandler
-
     ext.auth = Authenticator(ext)
     ext.automatic_rules.append((r"/login", LoginHandler))
     ext.automatic_rules.append((r"/logout", LogoutHandler))
@@ -35,14 +38,17 @@ def install(ext: Any) -> None:
         configure_jwt(ext.app, ext.auth)
 
 
-def prepare(ext: Any) -> None:
+def prepare(ext: Extension) -> None:
     """Before serving: refuse to start without a usable secret; bootstrap the admin.
 
     A store that is down does not stop the server: requests answer 503 and
     the first request after the store is back finishes the preparation.
     """
+    auth = ext.auth
+    if not isinstance(auth, Authenticator):
+        return
     try:
-        ext.auth.ensure_ready()
+        auth.ensure_ready()
     except StoreUnavailable:
         log.warning("the store is not reachable; serving 503 until it is", exc_info=True)
 

@@ -20,6 +20,9 @@ seconds without a failure after a lock-out has ended, starts the pair
 afresh. So a guesser's rate falls exponentially, while the user it targets
 waits at most the current delay, never a fixed quarter of an hour.
 ``max_failures: 0`` switches throttling off.
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ Verification runs on every protected request, so it is cached: a token
 verified once is remembered with its claims until it expires or falls out of
 the bounded cache; anything forged, malformed, of another algorithm or
 expired is simply ``None``.
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations

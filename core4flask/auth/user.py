@@ -3,6 +3,9 @@
 An immutable snapshot of one ``sys.role`` document with its cascaded
 permissions and roles, shared by the requests of one worker for a moment
 (see :mod:`.authenticator`). It never holds the password hash.
+
+Layer: authentication, below the features; it uses the request core and the
+helpers, never a feature.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Arguments and answers follow core4's ``RoleHandler``; the rules behind them
 (privileges, etags, the last cop) live in :mod:`core4flask.roles.model`.
+
+Layer: the roles feature; it may use authentication, the request core and the
+helpers, never the apps feature.
 """
 
 from __future__ import annotations
@@ -145,9 +148,11 @@ class RoleHandler(CoreRequestHandler):
         etag = self.get_argument("etag", as_type=str)
         service = self._service()
         fields = self._fields()
-        if normalize_id(path) is not None and normalize_id(path) == normalize_id(getattr(self.user, "_id", None)):
+        user = self.user
+        if user is not None and normalize_id(path) is not None and normalize_id(path) == normalize_id(user._id):
             # the own record: what the user signs in with changes only with its current password
-            confirm_current_password(self, self.user.name, self.user.email, fields)
+            own = service.require(path)
+            confirm_current_password(self, own["name"], own.get("email"), fields)
         result = service.update(path, etag, fields, actor=self._manager(service))
         if result is None:
             return NO_CHANGES
@@ -169,7 +174,7 @@ class RoleHandler(CoreRequestHandler):
     # -- helpers ---------------------------------------------------------------------
 
     def _service(self) -> RoleService:
-        return RoleService(self._ext.store)
+        return RoleService(self.ext.store)
 
     def _changed(self) -> None:
         """Permissions, activity or existence of users changed: every worker

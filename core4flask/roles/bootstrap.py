@@ -10,6 +10,9 @@ The password policy is for passwords users set (roles API, profile,
 so that configurations such as the seed's ``admin``/``hans`` keep working;
 one the policy would refuse is reported as a warning at every start (without
 the password). A generated admin password always passes the policy.
+
+Layer: the roles feature; it may use authentication, the request core and the
+helpers, never the apps feature.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ role.) The operator is not limited by privileges, but every change goes
 through the same service and validation as the REST API (passwords meet the
 same policy), and the last active cop cannot be removed. Password hashes are
 never printed; passwords are prompted for unless given.
+
+Layer: the roles feature; it may use authentication, the request core and the
+helpers, never the apps feature.
 """
 
 from __future__ import annotations

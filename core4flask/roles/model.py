@@ -13,6 +13,9 @@ active cop cannot be removed, and nobody deletes themselves. Every change
 that affects authentication or permissions stamps the changed id in the
 key-value namespace :data:`AUTH_CHANGES_NS`, which the authenticator polls
 to drop its caches.
+
+Layer: the roles feature; it may use authentication, the request core and the
+helpers, never the apps feature.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ __all__ = [
     "RoleInvalid",
     "RoleNotFound",
     "RoleService",
+    "profile_fields",
 ]
 
 #: key-value namespace stamped with ``<_id> -> <iso time>`` on every change
@@ -336,18 +340,16 @@ class RoleService:
             self._stamp(doc["_id"])
         return self.record(new_doc)
 
-    def update_profile(self, user_doc: Mapping[str, Any], etag: Any, fields: Mapping[str, Any]) -> dict:
-        """Change a user's own ``realname``, ``email`` or ``password``.
+    def update_profile(self, user_doc: Mapping[str, Any], etag: Any, fields: Mapping[str, Any]) -> dict | None:
+        """Change a user's own ``realname``, ``email`` or ``password`` (see
+        :func:`profile_fields`); return the new record, or None for "no changes".
 
-        The caller has verified the current password already. Returns the
-        user's record, changed or not. Raises :class:`RoleConflict` (409) for
-        a stale etag and :class:`RoleInvalid` (400) for bad or taken values.
+        The caller has verified the current password when ``password`` is
+        given. The rules are those of :meth:`update`: a user keeps an email
+        and a password, so removing the email is :class:`RoleInvalid` (400).
+        Raises :class:`RoleConflict` (409) for a stale etag.
         """
-        unknown = set(fields) - PROFILE_FIELDS
-        if unknown:
-            raise RoleInvalid(f"field [{min(unknown)}] cannot be changed on the profile")
-        result = self.update(user_doc["_id"], etag, fields)
-        return result if result is not None else self.record(self.require(user_doc["_id"]))
+        return self.update(user_doc["_id"], etag, profile_fields(fields))
 
     def delete(self, _id: Any, etag: Any, *, actor: Manager | None = None) -> None:
         """Delete a user or role and pull it from every other document's roles."""
@@ -468,6 +470,22 @@ class RoleService:
 
     def _stamp(self, _id: str) -> None:
         self.store.kv_set(AUTH_CHANGES_NS, _id, self.store.now().isoformat())
+
+
+def profile_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a profile change: ``realname``, ``email``, ``password``.
+
+    Any other field is :class:`RoleInvalid`. A blank password is no password
+    change (core4 ignored a blank ``passwd``): on the profile it never turns
+    the user into a role.
+    """
+    unknown = set(fields) - PROFILE_FIELDS
+    if unknown:
+        raise RoleInvalid(f"field [{min(unknown)}] cannot be changed on the profile")
+    password = fields.get("password")
+    if "password" in fields and (password is None or (isinstance(password, str) and not password.strip())):
+        return {key: value for key, value in fields.items() if key != "password"}
+    return dict(fields)
 
 
 def _active_cops(docs: Mapping[str, Mapping[str, Any]]) -> set[str]:

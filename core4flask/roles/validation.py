@@ -6,13 +6,16 @@ hash passwords nor resolve role names, which is the model's job. Every
 password set through them (the roles API, the profile, the ``flask users``
 commands) must pass the password policy
 (:func:`~core4flask.auth.passwords.enforce_password_policy`).
+
+Layer: the roles feature; it may use authentication, the request core and the
+helpers, never the apps feature.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from core4flask.auth.passwords import (
@@ -22,6 +25,7 @@ from core4flask.auth.passwords import (
     enforce_password_policy,
 )
 from core4flask.auth.permissions import InvalidPermission, validate_permission
+from core4flask.exceptions import HTTPError
 
 __all__ = [
     "EMAIL_PATTERN",
@@ -207,7 +211,7 @@ _FIELD_CHECKS = {
     "perm": _check_perm,
 }
 
-_CREATE_DEFAULTS = {
+_CREATE_DEFAULTS: dict[str, Callable[[], Any]] = {
     "realname": lambda: None,
     "is_active": lambda: True,
     "role": list,
@@ -218,15 +222,13 @@ _CREATE_DEFAULTS = {
 def confirm_current_password(handler: Any, name: str, email: str | None, fields: Mapping[str, Any]) -> None:
     """Refuse a change of the own password or email without the current password.
 
-    ``name`` and ``email`` are the signed-in user's, ``fields`` the changes
-    asked for (model names: ``password``, ``email``). When they set a
-    password or change the email, the request must carry ``current_passwd``,
-    checked like a login (it counts towards the login throttle: 429 while
-    throttled). Raises a 400 naming ``current_passwd`` when it is missing or
-    wrong.
+    ``handler`` serves the request; ``name`` and ``email`` are the signed-in
+    user's, ``fields`` the changes asked for (model names: ``password``,
+    ``email``). When they set a password or change the email, the request
+    must carry ``current_passwd``, checked like a login from the client's
+    address (it counts towards the login throttle: 429 while throttled).
+    Raises a 400 naming ``current_passwd`` when it is missing or wrong.
     """
-    from core4flask.errors import HTTPError
-
     password = fields.get("password")
     new_email = fields.get("email")
     changes_password = isinstance(password, str) and bool(password.strip())
@@ -236,5 +238,6 @@ def confirm_current_password(handler: Any, name: str, email: str | None, fields:
     current = handler.get_argument("current_passwd", default=None)
     if current is None or current == "":
         raise HTTPError(400, "parameter [current_passwd] (the current password) is needed to change password or email")
-    if not isinstance(current, str) or not handler._ext.auth.check_password(handler, name, current):
+    auth = handler.ext.auth
+    if not isinstance(current, str) or not auth.check_password(handler.request.remote_addr, name, current):
         raise HTTPError(400, "current_passwd is not the current password")

@@ -3,6 +3,8 @@
 Ids are 24-hex strings (ObjectIds in MongoDB); datetimes are naive UTC with
 millisecond precision, the precision MongoDB keeps. A role document holds
 core4's ``sys.role`` fields and no others.
+
+Layer: the store, a helper below the request core; its bottom.
 """
 
 from __future__ import annotations

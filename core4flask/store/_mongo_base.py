@@ -3,6 +3,9 @@
 :class:`~.mongo.MongoStore` is composed of parts (key-value namespaces,
 throttling, the registry), each a subclass of :class:`MongoBase` reaching the
 database through :meth:`MongoBase._db`.
+
+Layer: the store, a helper below the request core; what the MongoDB parts
+share, above base.py.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pymongo.database import Database
 from pymongo.errors import ConfigurationError, ConnectionFailure, ExecutionTimeout, OperationFailure, WTimeoutError
 
 from .base import Store, StoreUnavailable
@@ -30,6 +34,8 @@ THROTTLE = "sys.throttle"
 _UNAVAILABLE_CODES = frozenset((13, 18))
 
 _T = TypeVar("_T")
+#: a database whose documents are plain dicts
+MongoDatabase = Database[dict[str, Any]]
 
 
 def guarded(method: Callable[..., _T]) -> Callable[..., _T]:
@@ -55,5 +61,5 @@ class MongoBase(Store):
     """A store kept in one MongoDB database; the parts of the MongoDB store build on it."""
 
     @abc.abstractmethod
-    def _db(self) -> Any:
+    def _db(self) -> MongoDatabase:
         """Return the database of this process's client, connecting if need be."""

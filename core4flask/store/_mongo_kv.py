@@ -3,6 +3,9 @@
 Both collections carry an ``expires`` field under a TTL index, so MongoDB
 removes old documents by itself; its TTL monitor runs about once a minute,
 so reads judge by time and never count on the removal.
+
+Layer: the store, a helper below the request core; a part of the MongoDB
+backend.
 """
 
 from __future__ import annotations

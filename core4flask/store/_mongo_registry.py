@@ -2,11 +2,15 @@
 
 Worker documents are marked ``kind: "core4flask"`` so core4's own readers of
 ``sys.worker`` pass them by.
+
+Layer: the store, a helper below the request core; a part of the MongoDB
+backend.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
@@ -19,7 +23,7 @@ class MongoRegistry(MongoBase):
     """The registry of :class:`~.base.Store`: a worker document per server, one per handler."""
 
     @guarded
-    def registry_publish(self, server_id: str, server: dict, handlers: list[dict]) -> None:
+    def registry_publish(self, server_id: str, server: dict[str, Any], handlers: list[dict[str, Any]]) -> None:
         """Replace this server's entry and handlers.
 
         New handler documents carry a fresh generation id; readers take only
@@ -64,13 +68,13 @@ class MongoRegistry(MongoBase):
         db[HANDLER].delete_many({"server_id": server_id})
 
     @guarded
-    def registry_live(self, timeout: float) -> list[dict]:
+    def registry_live(self, timeout: float) -> list[dict[str, Any]]:
         """Return live servers with their handlers."""
         db = self._db()
         cutoff = self.now() - timedelta(seconds=timeout)
         workers = list(db[WORKER].find({"kind": WORKER_KIND, "heartbeat": {"$gt": cutoff}}).sort("_id", ASCENDING))
         generation = {worker["_id"]: worker.get("gen") for worker in workers}
-        handlers: dict[str, list[dict]] = {server_id: [] for server_id in generation}
+        handlers: dict[str, list[dict[str, Any]]] = {server_id: [] for server_id in generation}
         cursor = db[HANDLER].find({"server_id": {"$in": list(generation)}})
         for doc in cursor.sort([("server_id", ASCENDING), ("seq", ASCENDING)]):
             if doc.get("gen") == generation.get(doc["server_id"]):

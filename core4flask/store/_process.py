@@ -8,6 +8,8 @@ own POSIX locks on the file. :class:`ProcessHandle` notices the fork (through
 ``os.register_at_fork`` and by comparing process ids), parks the inherited
 handle where it stays referenced and unused, and opens a fresh one on the
 next call.
+
+Layer: the store, a helper below the request core; shared by both backends.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class ProcessHandle(Generic[_H]):
 
     def __init__(self, *, reentrant: bool = False) -> None:
         self._lock_type: Callable[[], AbstractContextManager[Any]] = threading.RLock if reentrant else threading.Lock
-        self._lock = self._lock_type()
+        self._lock: AbstractContextManager[Any] = self._lock_type()
         self._handle: _H | None = None
         self._pid = os.getpid()
         _HANDLES.add(self)

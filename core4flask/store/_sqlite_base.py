@@ -3,6 +3,9 @@
 :class:`~.sqlite.SQLiteStore` is composed of parts (key-value namespaces,
 throttling, the registry), each a subclass of :class:`SQLiteBase` reading
 through :meth:`SQLiteBase._read` and writing through :meth:`SQLiteBase._write`.
+
+Layer: the store, a helper below the request core; what the SQLite parts
+share, above base.py.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def _encode_extra(value: Any) -> Any:
     raise TypeError(f"cannot store a {type(value).__name__} value")
 
 
-def _decode_extra(obj: dict) -> Any:
+def _decode_extra(obj: dict[str, Any]) -> Any:
     if len(obj) == 1 and isinstance(obj.get("$date"), str):
         return datetime.fromisoformat(obj["$date"])
     return obj

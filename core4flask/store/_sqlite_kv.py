@@ -2,6 +2,9 @@
 
 Times are integer milliseconds; an entry whose ``expires`` has passed counts
 as absent until a purge deletes it.
+
+Layer: the store, a helper below the request core; a part of the SQLite
+backend.
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ class SQLiteThrottle(SQLiteBase):
                 "SELECT COUNT(*) FROM throttle WHERE key = ? AND at > ?",
                 (key, now - span),
             ).fetchone()
-        return row[0]
+        return int(row[0])
 
     def throttle_reserve(self, key: str, window: float, limit: int) -> str | None:
         """Record an attempt unless ``limit`` are recorded within ``window`` seconds.
@@ -133,7 +136,7 @@ class SQLiteThrottle(SQLiteBase):
         cutoff = to_ms(self.now()) - int(window * 1000)
         with self._read() as conn:
             row = conn.execute("SELECT COUNT(*) FROM throttle WHERE key = ? AND at > ?", (key, cutoff)).fetchone()
-        return row[0]
+        return int(row[0])
 
     def throttle_clear(self, key: str) -> None:
         """Forget the failures of ``key``."""

@@ -1,6 +1,12 @@
-"""The registry of serving processes in SQLite (tables ``registry_server``, ``registry_handler``)."""
+"""The registry of serving processes in SQLite (tables ``registry_server``, ``registry_handler``).
+
+Layer: the store, a helper below the request core; a part of the SQLite
+backend.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from ._sqlite_base import SQLiteBase, dumps, from_ms, loads, to_ms
 from .base import FIRST_SEEN_NS
@@ -9,7 +15,7 @@ from .base import FIRST_SEEN_NS
 class SQLiteRegistry(SQLiteBase):
     """The registry of :class:`~.base.Store`: a row per server, one per handler."""
 
-    def registry_publish(self, server_id: str, server: dict, handlers: list[dict]) -> None:
+    def registry_publish(self, server_id: str, server: dict[str, Any], handlers: list[dict[str, Any]]) -> None:
         """Replace this server's entry and handlers in one transaction."""
         now = self.now()
         server_text = dumps(server)
@@ -49,7 +55,7 @@ class SQLiteRegistry(SQLiteBase):
             conn.execute("DELETE FROM registry_handler WHERE server_id = ?", (server_id,))
             conn.execute("DELETE FROM registry_server WHERE server_id = ?", (server_id,))
 
-    def registry_live(self, timeout: float) -> list[dict]:
+    def registry_live(self, timeout: float) -> list[dict[str, Any]]:
         """Return live servers with their handlers."""
         cutoff = to_ms(self.now()) - int(timeout * 1000)
         with self._read() as conn:

@@ -7,13 +7,16 @@ the registry of serving processes. Two backends exist: :class:`SQLiteStore`
 ids are 24-hex strings and all datetimes are naive UTC with millisecond
 precision (the precision MongoDB keeps), whatever the backend stores; those
 helpers and the role-document checks live in :mod:`._documents` and are
-re-exported here.
+re-exported here. Which backend serves is decided in :mod:`.factory`, which
+the backends never import.
+
+Layer: the store, a helper below the request core; the interface, below the
+backends and above the query rules.
 """
 
 from __future__ import annotations
 
 import abc
-import os
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -30,7 +33,7 @@ from .query import validate_page, validate_query, validate_sort
 #: the key-value namespace that remembers when a resource id was first published
 FIRST_SEEN_NS = "registry.first_seen"
 
-#: the file name of the embedded database inside the instance folder
+#: the file name of the embedded database inside the instance folder (see :mod:`.factory`)
 SQLITE_FILENAME = "core4flask.sqlite3"
 
 
@@ -64,7 +67,7 @@ def check_namespace(ns: str) -> None:
         raise ValueError(f"invalid key-value namespace {ns!r}")
 
 
-def order_by_ids(docs: Iterable[dict[str, Any]], ids: Iterable[str]) -> list[dict]:
+def order_by_ids(docs: Iterable[dict[str, Any]], ids: Iterable[str]) -> list[dict[str, Any]]:
     """Return ``docs`` in the order of ``ids``, each once, missing ones left out."""
     by_id = {doc["_id"]: doc for doc in docs}
     return [by_id[_id] for _id in dict.fromkeys(ids) if _id in by_id]
@@ -110,39 +113,39 @@ class Store(abc.ABC):
     # -- roles and users ---------------------------------------------------
 
     @abc.abstractmethod
-    def role_insert(self, doc: dict) -> None:
+    def role_insert(self, doc: dict[str, Any]) -> None:
         """Insert a role document (``_id``, ``etag`` and ``name`` required).
 
         Raises :class:`DuplicateKey` when ``_id``, the name (compared
         case-insensitively) or the email (likewise) is taken.
         """
 
-    def role_get(self, _id: str) -> dict | None:
+    def role_get(self, _id: str) -> dict[str, Any] | None:
         """Return the role document with this id, or None."""
         docs = self.role_get_many([_id])
         return docs[0] if docs else None
 
     @abc.abstractmethod
-    def role_get_many(self, ids: list[str]) -> list[dict]:
+    def role_get_many(self, ids: list[str]) -> list[dict[str, Any]]:
         """Return the documents of ``ids`` in that order; unknown ids are left out."""
 
     @abc.abstractmethod
-    def role_by_name(self, name: str) -> dict | None:
+    def role_by_name(self, name: str) -> dict[str, Any] | None:
         """Return the role whose name equals ``name`` ignoring case (never a regex)."""
 
     @abc.abstractmethod
-    def role_by_email(self, email: str) -> dict | None:
+    def role_by_email(self, email: str) -> dict[str, Any] | None:
         """Return the role whose email equals ``email`` ignoring case."""
 
     def role_find(
         self,
-        query: dict | None = None,
+        query: dict[str, Any] | None = None,
         *,
         sort: str = "_id",
         order: int = 1,
         skip: int = 0,
         limit: int | None = None,
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """Return the roles matching ``query`` (see :mod:`.query`).
 
         Sorted by ``sort`` (``order`` 1 or -1, missing values first when
@@ -155,19 +158,21 @@ class Store(abc.ABC):
         return self._role_find(criteria, sort, order, skip, limit)
 
     @abc.abstractmethod
-    def _role_find(self, criteria: dict, sort: str, order: int, skip: int, limit: int | None) -> list[dict]:
+    def _role_find(
+        self, criteria: dict[str, Any], sort: str, order: int, skip: int, limit: int | None
+    ) -> list[dict[str, Any]]:
         """Do :meth:`role_find` with a validated query, sort and page (limit None: all)."""
 
-    def role_count(self, query: dict | None = None) -> int:
+    def role_count(self, query: dict[str, Any] | None = None) -> int:
         """Return how many roles match ``query``."""
         return self._role_count(validate_query(query))
 
     @abc.abstractmethod
-    def _role_count(self, criteria: dict) -> int:
+    def _role_count(self, criteria: dict[str, Any]) -> int:
         """Do :meth:`role_count` with a validated query."""
 
     @abc.abstractmethod
-    def role_update(self, _id: str, etag: str, fields: dict, unset: Iterable[str] = ()) -> bool:
+    def role_update(self, _id: str, etag: str, fields: dict[str, Any], unset: Iterable[str] = ()) -> bool:
         """Set ``fields`` and remove ``unset`` if the stored etag equals ``etag``.
 
         Returns False when the role is missing or its etag differs. The store
@@ -176,7 +181,7 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def role_touch(self, _id: str, fields: dict) -> None:
+    def role_touch(self, _id: str, fields: dict[str, Any]) -> None:
         """Set ``fields`` without an etag check (last_login, password rehash)."""
 
     @abc.abstractmethod
@@ -194,11 +199,11 @@ class Store(abc.ABC):
     # -- per-user settings -------------------------------------------------
 
     @abc.abstractmethod
-    def setting_get(self, user_id: str) -> dict | None:
+    def setting_get(self, user_id: str) -> dict[str, Any] | None:
         """Return the settings document of a user (without ``_id``), or None."""
 
     @abc.abstractmethod
-    def setting_put(self, user_id: str, doc: dict) -> None:
+    def setting_put(self, user_id: str, doc: dict[str, Any]) -> None:
         """Replace the settings document of a user."""
 
     @abc.abstractmethod
@@ -274,7 +279,7 @@ class Store(abc.ABC):
     # -- registry of serving processes -------------------------------------
 
     @abc.abstractmethod
-    def registry_publish(self, server_id: str, server: dict, handlers: list[dict]) -> None:
+    def registry_publish(self, server_id: str, server: dict[str, Any], handlers: list[dict[str, Any]]) -> None:
         """Replace the entry and handler documents of ``server_id``; beat its heart.
 
         Each handler document needs an ``rsc_id``; the first publication of an
@@ -290,7 +295,7 @@ class Store(abc.ABC):
         """Remove the entry and handler documents of ``server_id`` only."""
 
     @abc.abstractmethod
-    def registry_live(self, timeout: float) -> list[dict]:
+    def registry_live(self, timeout: float) -> list[dict[str, Any]]:
         """Return servers whose heartbeat is younger than ``timeout`` seconds.
 
         Each item is ``{"server_id", "server", "heartbeat", "handlers"}``,
@@ -305,18 +310,3 @@ class Store(abc.ABC):
         """Return when ``rsc_id`` was first published (for NEW badges), or None."""
         value = self.kv_get(FIRST_SEEN_NS, rsc_id)
         return value if isinstance(value, datetime) else None
-
-
-def open_store(mongo_url: str | None, instance_path: str, *, mongo_database: str | None = None) -> Store:
-    """Return the configured store (not yet connected; call :meth:`Store.setup`).
-
-    A MongoDB store when ``mongo_url`` is set, else the embedded SQLite file
-    ``<instance_path>/core4flask.sqlite3``.
-    """
-    if mongo_url:
-        from .mongo import MongoStore
-
-        return MongoStore(mongo_url, database=mongo_database)
-    from .sqlite import SQLiteStore
-
-    return SQLiteStore(os.path.join(instance_path, SQLITE_FILENAME))

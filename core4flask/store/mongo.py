@@ -13,6 +13,9 @@ Other collections: ``sys.handler`` and ``sys.worker`` (the registry, marked
 ``sys.throttle``. One client per process, created lazily and again after a
 fork; short timeouts make a dead server raise :class:`StoreUnavailable`
 quickly, and the driver reconnects by itself when the server is back.
+
+Layer: the store, a helper below the request core; a backend: it builds on
+base.py and its _mongo_* parts.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from ._mongo_base import SETTING as SETTING
 from ._mongo_base import THROTTLE as THROTTLE
 from ._mongo_base import WORKER as WORKER
 from ._mongo_base import WORKER_KIND as WORKER_KIND
-from ._mongo_base import guarded
+from ._mongo_base import MongoDatabase, guarded
 from ._mongo_kv import MongoKeyValue, MongoThrottle
 from ._mongo_registry import MongoRegistry
 from ._process import ProcessHandle
@@ -55,7 +58,7 @@ def _oid(value: Any) -> Any:
     return ObjectId(normalized) if normalized else value
 
 
-def _to_mongo_role(doc: dict) -> dict:
+def _to_mongo_role(doc: dict[str, Any]) -> dict[str, Any]:
     converted = dict(doc)
     for field in ("_id", "etag"):
         if field in converted:
@@ -77,7 +80,7 @@ def _from_mongo(value: Any) -> Any:
 
 
 @contextmanager
-def _regex_time_limit(criteria: dict) -> Iterator[int | None]:
+def _regex_time_limit(criteria: dict[str, Any]) -> Iterator[int | None]:
     """The server time (ms) a role query with client regexes may take, None without.
 
     MongoDB runs the regexes itself, out of reach of :func:`.query.match`'s
@@ -92,7 +95,7 @@ def _regex_time_limit(criteria: dict) -> Iterator[int | None]:
         raise QueryError(f"the filter's regular expressions took too long (over {REGEX_TIME_LIMIT} s)") from None
 
 
-def _exact_ci(field: str, value: str) -> dict:
+def _exact_ci(field: str, value: str) -> dict[str, Any]:
     return {field: {"$regex": f"^{re.escape(value)}$", "$options": "i"}}
 
 
@@ -141,9 +144,10 @@ class MongoStore(MongoKeyValue, MongoThrottle, MongoRegistry):
         factory = self._factory or MongoClient
         return factory(self.url, **self._client_options())
 
-    def _db(self) -> Any:
+    def _db(self) -> MongoDatabase:
         with self._client.hold(self._connect) as client:
-            return client[self.database]
+            database: MongoDatabase = client[self.database]
+            return database
 
     @guarded
     def setup(self) -> None:
@@ -181,7 +185,7 @@ class MongoStore(MongoKeyValue, MongoThrottle, MongoRegistry):
 
     # -- roles ---------------------------------------------------------------
 
-    def _role_conflict(self, doc: dict, exclude: ObjectId | None = None) -> str | None:
+    def _role_conflict(self, doc: dict[str, Any], exclude: ObjectId | None = None) -> str | None:
         """Which of name/email another role already holds, ignoring case."""
         for field in ("name", "email"):
             value = doc.get(field)
@@ -192,7 +196,7 @@ class MongoStore(MongoKeyValue, MongoThrottle, MongoRegistry):
                 return field
         return None
 
-    def _role_by(self, field: str, value: str) -> dict | None:
+    def _role_by(self, field: str, value: str) -> dict[str, Any] | None:
         if not isinstance(value, str):
             return None
         cursor = self._db()[ROLE].find(_exact_ci(field, value), _ROLE_PROJECTION)
@@ -201,7 +205,7 @@ class MongoStore(MongoKeyValue, MongoThrottle, MongoRegistry):
                 return doc
         return None
 
-    def _duplicate(self, exc: DuplicateKeyError, doc: dict) -> DuplicateKey:
+    def _duplicate(self, exc: DuplicateKeyError, doc: dict[str, Any]) -> DuplicateKey:
         pattern = (exc.details or {}).get("keyPattern") or {}
         text = str(exc)
         for field, index in (("name", "unique_name"), ("email", "unique_email")):
@@ -210,7 +214,7 @@ class MongoStore(MongoKeyValue, MongoThrottle, MongoRegistry):
         return DuplicateKey(self._role_conflict(doc) or "_id")
 
     @guarded
-    def role_insert(self, doc: dict) -> None:
+    def role_insert(self, doc: dict[str, Any]) -> None:
         """Insert a role; see :meth:`Store.role_insert`."""
         doc = _to_mongo_role(check_role_doc(doc))
         conflict = self._role_conflict(doc)
@@ -222,7 +226,7 @@ class MongoStore(MongoKeyValue, MongoThrottle, MongoRegistry):
             raise self._duplicate(exc, doc) from None
 
     @guarded
-    def role_get_many(self, ids: list[str]) -> list[dict]:
+    def role_get_many(self, ids: list[str]) -> list[dict[str, Any]]:
         """Return roles by id, in the order of ``ids``."""
         wanted = [i for i in map(normalize_id, ids) if i is not None]
         if not wanted:
@@ -234,17 +238,21 @@ class MongoStore(MongoKeyValue, MongoThrottle, MongoRegistry):
         return order_by_ids(map(_from_mongo, found), wanted)
 
     @guarded
-    def role_by_name(self, name: str) -> dict | None:
+    def role_by_name(self, name: str) -> dict[str, Any] | None:
         """Return the role named ``name``, ignoring case."""
-        return _from_mongo(self._role_by("name", name))
+        found: dict[str, Any] | None = _from_mongo(self._role_by("name", name))
+        return found
 
     @guarded
-    def role_by_email(self, email: str) -> dict | None:
+    def role_by_email(self, email: str) -> dict[str, Any] | None:
         """Return the role with this email, ignoring case."""
-        return _from_mongo(self._role_by("email", email))
+        found: dict[str, Any] | None = _from_mongo(self._role_by("email", email))
+        return found
 
     @guarded
-    def _role_find(self, criteria: dict, sort: str, order: int, skip: int, limit: int | None) -> list[dict]:
+    def _role_find(
+        self, criteria: dict[str, Any], sort: str, order: int, skip: int, limit: int | None
+    ) -> list[dict[str, Any]]:
         """Return matching roles; MongoDB filters, sorts and slices."""
         keys = [(sort, order)] if sort == "_id" else [(sort, order), ("_id", ASCENDING)]
         cursor = self._db()[ROLE].find(to_mongo_query(criteria), _ROLE_PROJECTION).sort(keys).skip(skip)
@@ -256,13 +264,13 @@ class MongoStore(MongoKeyValue, MongoThrottle, MongoRegistry):
             return [_from_mongo(doc) for doc in cursor]
 
     @guarded
-    def _role_count(self, criteria: dict) -> int:
+    def _role_count(self, criteria: dict[str, Any]) -> int:
         """Return how many roles match a validated query."""
         with _regex_time_limit(criteria) as max_time_ms:
-            options = {"maxTimeMS": max_time_ms} if max_time_ms else {}
+            options: dict[str, Any] = {"maxTimeMS": max_time_ms} if max_time_ms else {}
             return self._db()[ROLE].count_documents(to_mongo_query(criteria), **options)
 
-    def _role_change(self, _id: str, etag: str | None, fields: dict, unset: Iterable[str]) -> bool:
+    def _role_change(self, _id: str, etag: str | None, fields: dict[str, Any], unset: Iterable[str]) -> bool:
         fields, removed = check_role_fields(fields, unset)
         fields = _to_mongo_role(fields)
         if normalize_id(_id) is None or (etag is not None and normalize_id(etag) is None):
@@ -287,7 +295,7 @@ class MongoStore(MongoKeyValue, MongoThrottle, MongoRegistry):
             raise self._duplicate(exc, fields) from None
 
     @guarded
-    def role_update(self, _id: str, etag: str, fields: dict, unset: Iterable[str] = ()) -> bool:
+    def role_update(self, _id: str, etag: str, fields: dict[str, Any], unset: Iterable[str] = ()) -> bool:
         """Compare-and-set update on the etag; see :meth:`Store.role_update`."""
         if normalize_id(etag) is None:
             check_role_fields(fields, unset)
@@ -295,19 +303,19 @@ class MongoStore(MongoKeyValue, MongoThrottle, MongoRegistry):
         return self._role_change(_id, etag, fields, unset)
 
     @guarded
-    def role_touch(self, _id: str, fields: dict) -> None:
+    def role_touch(self, _id: str, fields: dict[str, Any]) -> None:
         """Set ``fields`` without an etag check."""
         self._role_change(_id, None, fields, ())
 
     @guarded
     def role_delete(self, _id: str, etag: str) -> bool:
         """Delete on a matching etag, then pull the id from other roles."""
-        _id, etag = normalize_id(_id), normalize_id(etag)
-        if _id is None or etag is None:
+        role_id, current = normalize_id(_id), normalize_id(etag)
+        if role_id is None or current is None:
             return False
-        oid = ObjectId(_id)
+        oid = ObjectId(role_id)
         collection = self._db()[ROLE]
-        result = collection.delete_one({"_id": oid, "etag": ObjectId(etag)})
+        result = collection.delete_one({"_id": oid, "etag": ObjectId(current)})
         if result.deleted_count != 1:
             return False
         collection.update_many({"role": oid}, {"$pull": {"role": oid}})
@@ -322,13 +330,13 @@ class MongoStore(MongoKeyValue, MongoThrottle, MongoRegistry):
     # -- settings ------------------------------------------------------------
 
     @guarded
-    def setting_get(self, user_id: str) -> dict | None:
+    def setting_get(self, user_id: str) -> dict[str, Any] | None:
         """Return a user's settings document."""
         doc = self._db()[SETTING].find_one({"_id": _oid(user_id)}, {"_id": False})
         return doc
 
     @guarded
-    def setting_put(self, user_id: str, doc: dict) -> None:
+    def setting_put(self, user_id: str, doc: dict[str, Any]) -> None:
         """Replace a user's settings document."""
         key = _oid(user_id)
         body = {"_id": key, **{k: v for k, v in doc.items() if k != "_id"}}

@@ -15,10 +15,14 @@ accepted where MongoDB accepts regular expressions (as a value and inside
 Regular expressions come from clients, so they are bounded: at most
 :data:`MAX_REGEX_LENGTH` characters, no backreferences, and no quantifier or
 alternation inside a repeated part (``(a+)+``, ``(a|ab)*``), the shapes that
-backtrack exponentially. Both backends refuse the same patterns. What is left
+backtrack exponentially (:mod:`.regex_shape` tells them). Both backends
+refuse the same patterns. What is left
 (say ``.*.*.*x``, polynomial) is cut off by time: :func:`match` evaluates
 with the ``regex`` package under a deadline (:data:`REGEX_TIME_LIMIT` for one
 query) and MongoDB gets ``maxTimeMS``; running over is a :class:`QueryError`.
+
+Layer: the store, a helper below the request core; below base.py, above the
+document helpers and the regex shape check.
 """
 
 from __future__ import annotations
@@ -26,10 +30,9 @@ from __future__ import annotations
 import functools
 import operator
 import re
-import re._constants as _sre
-import re._parser as _sre_parse
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +41,7 @@ from bson import ObjectId
 from bson.regex import Regex
 
 from ._documents import ROLE_FIELDS, normalize_id, to_naive_utc
+from .regex_shape import backtracking_risk
 
 #: fields a query or a sort may name (never ``password``)
 ALLOWED_FIELDS = ROLE_FIELDS - {"password"}
@@ -51,13 +55,14 @@ _COMPARISONS = frozenset(_COMPARE)
 _FIELD_OPERATORS = frozenset(("$eq", "$ne", "$in", "$nin", "$exists", "$regex", "$options")) | _COMPARISONS
 _OPTION_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 _SCALARS = (str, int, float, bool, datetime)
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 #: longest regular expression a query may carry
 MAX_REGEX_LENGTH = 512
+#: how deep ``$and``/``$or``/``$nor`` may nest by default
+MAX_QUERY_DEPTH = 16
 #: seconds the regular expressions of one query may take together
 REGEX_TIME_LIMIT = 0.5
-
-_REPEATS = frozenset((_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT))
 
 
 class QueryError(ValueError):
@@ -76,21 +81,52 @@ MISSING: Any = _Missing()
 # -- validation ---------------------------------------------------------------
 
 
-def validate_query(query: Any) -> dict:
+@dataclass(frozen=True)
+class QueryRules:
+    """What a query may name and use; :data:`ROLE_QUERIES` for role lists.
+
+    One validator serves every query a client sends: the roles API's
+    ``filter`` and ``_info``'s ``filter`` differ only in these rules.
+    """
+
+    #: the fields a query may name; None: any plain name (letters, digits, ``_``)
+    fields: frozenset[str] | None = None
+    #: fields that exist but can never be queried (named in the refusal)
+    hidden: frozenset[str] = frozenset()
+    #: fields holding ids: values are normalized, regular expressions refused
+    id_fields: frozenset[str] = frozenset()
+    #: fields holding datetimes: string values go through :attr:`parse_date`
+    date_fields: frozenset[str] = frozenset()
+    #: turns a string of a date field into a datetime (raises on bad input)
+    parse_date: Callable[[str], datetime] | None = None
+    #: whether ``$regex`` (and compiled patterns) may be used
+    regex: bool = True
+    #: what the refusal of a regular expression suggests instead
+    regex_hint: str = ""
+    #: how deep ``$and``/``$or``/``$nor`` may nest (deeper would exhaust the stack)
+    max_depth: int = MAX_QUERY_DEPTH
+
+
+#: The rules of role queries (the roles API and the stores).
+ROLE_QUERIES = QueryRules(fields=ALLOWED_FIELDS, hidden=frozenset(("password",)), id_fields=ID_FIELDS)
+
+
+def validate_query(query: Any, rules: QueryRules = ROLE_QUERIES) -> dict[str, Any]:
     """Check ``query`` and return its normalized form.
 
     Every field condition becomes an operator dict (``{"name": "x"}`` turns
     into ``{"name": {"$eq": "x"}}``), ids are lower-cased and datetimes made
-    naive UTC. Raises :class:`QueryError` for anything outside the subset.
+    naive UTC. Raises :class:`QueryError` for anything outside the subset or
+    the ``rules``.
     """
     if query is None:
         return {}
-    return _validate_document(query)
+    return _validate_document(query, rules, 0)
 
 
 def validate_sort(field: str, order: int) -> tuple[str, int]:
-    """Check a sort field and direction (1 or -1)."""
-    _check_field(field)
+    """Check a sort field of a role list and its direction (1 or -1)."""
+    _check_field(field, ROLE_QUERIES)
     if isinstance(order, bool) or order not in (1, -1):
         raise QueryError(f"sort order must be 1 or -1, got {order!r}")
     return field, order
@@ -105,9 +141,11 @@ def validate_page(skip: int, limit: int | None) -> tuple[int, int | None]:
     return skip, limit or None
 
 
-def _validate_document(query: Any) -> dict:
+def _validate_document(query: Any, rules: QueryRules, depth: int) -> dict[str, Any]:
     if not isinstance(query, Mapping):
         raise QueryError("a query must be a JSON object")
+    if depth > rules.max_depth:
+        raise QueryError(f"a query nests deeper than {rules.max_depth} levels")
     normalized: dict[str, Any] = {}
     for key, value in query.items():
         if not isinstance(key, str):
@@ -115,29 +153,30 @@ def _validate_document(query: Any) -> dict:
         if key in _LOGICAL:
             if not isinstance(value, list | tuple) or not value:
                 raise QueryError(f"[{key}] needs a non-empty list of queries")
-            normalized[key] = [_validate_document(part) for part in value]
+            normalized[key] = [_validate_document(part, rules, depth + 1) for part in value]
         elif key.startswith("$"):
             raise QueryError(f"unknown operator [{key}]")
         else:
-            _check_field(key)
-            normalized[key] = _validate_condition(key, value)
+            _check_field(key, rules)
+            normalized[key] = _validate_condition(key, value, rules)
     return normalized
 
 
-def _check_field(field: Any) -> None:
+def _check_field(field: Any, rules: QueryRules) -> None:
     if not isinstance(field, str):
         raise QueryError(f"invalid field {field!r}")
-    if field.split(".")[0] == "password":
-        raise QueryError("field [password] cannot be queried")
-    if field not in ALLOWED_FIELDS:
+    if field.split(".")[0] in rules.hidden:
+        raise QueryError(f"field [{field.split('.')[0]}] cannot be queried")
+    known = _PLAIN_NAME.fullmatch(field) is not None if rules.fields is None else field in rules.fields
+    if not known:
         raise QueryError(f"unknown field [{field}]")
 
 
-def _validate_condition(field: str, condition: Any) -> dict:
+def _validate_condition(field: str, condition: Any, rules: QueryRules) -> dict[str, Any]:
     if isinstance(condition, re.Pattern):
-        return _validate_regex(field, condition, None)
+        return _validate_regex(field, condition, None, rules)
     if not isinstance(condition, Mapping):
-        return {"$eq": _validate_value(field, condition, allow_list=True)}
+        return {"$eq": _validate_value(field, condition, rules, allow_list=True)}
     if not condition:
         raise QueryError(f"empty condition for field [{field}]")
     operators = [key for key in condition if isinstance(key, str) and key[:1] == "$"]
@@ -148,59 +187,67 @@ def _validate_condition(field: str, condition: Any) -> dict:
         if op not in _FIELD_OPERATORS:
             raise QueryError(f"unknown operator [{op}]")
         if op in ("$eq", "$ne"):
-            normalized[op] = _validate_value(field, arg, allow_list=True)
+            normalized[op] = _validate_value(field, arg, rules, allow_list=True)
         elif op in ("$in", "$nin"):
-            normalized[op] = _validate_members(field, op, arg)
+            normalized[op] = _validate_members(field, op, arg, rules)
         elif op in _COMPARISONS:
-            normalized[op] = _validate_bound(field, op, arg)
+            normalized[op] = _validate_bound(field, op, arg, rules)
         elif op == "$exists":
             if not isinstance(arg, bool | int):
                 raise QueryError("[$exists] needs true or false")
             normalized[op] = bool(arg)
         elif op == "$regex":
-            normalized.update(_validate_regex(field, arg, condition.get("$options")))
+            normalized.update(_validate_regex(field, arg, condition.get("$options"), rules))
         elif "$regex" not in condition:
             raise QueryError("[$options] needs [$regex]")
     return normalized
 
 
-def _validate_value(field: str, value: Any, *, allow_list: bool = False) -> Any:
+def _validate_value(field: str, value: Any, rules: QueryRules, *, allow_list: bool = False) -> Any:
     if value is None:
         return None
     if isinstance(value, datetime):
         return to_naive_utc(value)
     if isinstance(value, str):
-        return (normalize_id(value) or value) if field in ID_FIELDS else value
+        if field in rules.id_fields:
+            return normalize_id(value) or value
+        if field in rules.date_fields and rules.parse_date is not None:
+            return to_naive_utc(rules.parse_date(value))
+        return value
     if isinstance(value, _SCALARS):
         return value
     if allow_list and isinstance(value, list | tuple):
-        return [_validate_value(field, item) for item in value]
+        return [_validate_value(field, item, rules) for item in value]
     raise QueryError(f"unsupported value for field [{field}]: {value!r}")
 
 
-def _validate_members(field: str, op: str, values: Any) -> list:
+def _validate_members(field: str, op: str, values: Any, rules: QueryRules) -> list[Any]:
     if not isinstance(values, list | tuple):
         raise QueryError(f"[{op}] needs a list")
     members = []
     for value in values:
         if isinstance(value, re.Pattern):
-            if field in ID_FIELDS:
-                raise QueryError(f"regular expressions are not supported on [{field}]")
+            _allow_regex(field, rules)
             members.append(_compile(value.pattern, _pattern_flags(value.flags)))
         else:
-            members.append(_validate_value(field, value, allow_list=True))
+            members.append(_validate_value(field, value, rules, allow_list=True))
     return members
 
 
-def _validate_bound(field: str, op: str, value: Any) -> Any:
-    if field in ID_FIELDS and value is not None and normalize_id(value) is None:
+def _validate_bound(field: str, op: str, value: Any, rules: QueryRules) -> Any:
+    if field in rules.id_fields and value is not None and normalize_id(value) is None:
         raise QueryError(f"[{op}] on [{field}] needs a 24-hex id")
-    return _validate_value(field, value)
+    return _validate_value(field, value, rules)
 
 
-def _validate_regex(field: str, pattern: Any, options: Any) -> dict:
-    if field in ID_FIELDS:
-        raise QueryError(f"regular expressions are not supported on [{field}]")
+def _allow_regex(field: str, rules: QueryRules) -> None:
+    if not rules.regex or field in rules.id_fields:
+        hint = f"; {rules.regex_hint}" if rules.regex_hint else ""
+        raise QueryError(f"regular expressions are not supported on [{field}]{hint}")
+
+
+def _validate_regex(field: str, pattern: Any, options: Any, rules: QueryRules) -> dict[str, Any]:
+    _allow_regex(field, rules)
     flags = 0
     if isinstance(pattern, re.Pattern):
         flags = _pattern_flags(pattern.flags)
@@ -231,12 +278,12 @@ def _pattern_flags(flags: int) -> int:
 
 
 @functools.lru_cache(maxsize=256)
-def _compile(pattern: str, flags: int) -> re.Pattern:
+def _compile(pattern: str, flags: int) -> re.Pattern[str]:
     if len(pattern) > MAX_REGEX_LENGTH:
         raise QueryError(f"regular expression longer than {MAX_REGEX_LENGTH} characters")
     try:
         compiled = re.compile(pattern, flags)
-        problem = _backtracking_risk(_sre_parse.parse(pattern, flags), repeated=False)
+        problem = backtracking_risk(pattern, flags)
         _bounded(pattern, flags)
     except (re.error, regex.error) as exc:
         raise QueryError(f"invalid regular expression {pattern!r}: {exc}") from None
@@ -245,47 +292,13 @@ def _compile(pattern: str, flags: int) -> re.Pattern:
     return compiled
 
 
-def _backtracking_risk(parsed: Any, *, repeated: bool) -> str | None:
-    """Why matching a parsed pattern may backtrack exponentially, or None.
-
-    ``repeated`` tells whether ``parsed`` sits inside a repeated part.
-    """
-    for op, arg in parsed:
-        if op in (_sre.GROUPREF, _sre.GROUPREF_EXISTS):
-            return "backreferences are not supported"
-        if op in _REPEATS:
-            if repeated:
-                return "it nests quantifiers, as in (a+)+, which can take exponential time"
-            # an optional part (at most once) does not repeat what it holds
-            problem = _backtracking_risk(arg[2], repeated=arg[1] > 1)
-        elif op == _sre.BRANCH:
-            if repeated:
-                return "it repeats an alternation, as in (a|ab)+, which can take exponential time"
-            problem = _first_risk(arg[1], repeated=repeated)
-        elif op == _sre.SUBPATTERN:
-            problem = _backtracking_risk(arg[3], repeated=repeated)
-        elif op in (_sre.ASSERT, _sre.ASSERT_NOT):
-            problem = _backtracking_risk(arg[1], repeated=repeated)
-        elif op == _sre.ATOMIC_GROUP:
-            problem = _backtracking_risk(arg, repeated=repeated)
-        else:
-            problem = None
-        if problem:
-            return problem
-    return None
-
-
-def _first_risk(branches: Iterable[Any], *, repeated: bool) -> str | None:
-    return next((p for p in (_backtracking_risk(b, repeated=repeated) for b in branches) if p), None)
-
-
 @functools.lru_cache(maxsize=256)
 def _bounded(pattern: str, flags: int) -> regex.Pattern:
     """The pattern for evaluation: the ``regex`` package can stop a match after a timeout."""
     return regex.compile(pattern, flags)
 
 
-def uses_regex(query: dict) -> bool:
+def uses_regex(query: dict[str, Any]) -> bool:
     """Whether a validated query contains a regular expression."""
     for key, value in query.items():
         if key in _LOGICAL:
@@ -303,7 +316,7 @@ def regex_deadline() -> float:
     return time.monotonic() + REGEX_TIME_LIMIT
 
 
-def to_mongo_query(query: dict) -> dict:
+def to_mongo_query(query: dict[str, Any]) -> dict[str, Any]:
     """Prepare a validated query for MongoDB: ObjectIds for ids, BSON regexes."""
     converted: dict[str, Any] = {}
     for key, value in query.items():
@@ -370,7 +383,7 @@ def _op_eq(value: Any, arg: Any) -> bool:
     return _equal(value, arg)
 
 
-def _op_in(value: Any, args: list, deadline: float) -> bool:
+def _op_in(value: Any, args: list[Any], deadline: float) -> bool:
     for arg in args:
         if isinstance(arg, re.Pattern):
             if _regex_matches(value, arg.pattern, arg.flags & _ALLOWED_FLAGS, deadline):
@@ -406,7 +419,7 @@ def _regex_matches(value: Any, pattern: str, flags: int, deadline: float) -> boo
     return False
 
 
-def _condition_matches(value: Any, condition: dict, deadline: float) -> bool:
+def _condition_matches(value: Any, condition: dict[str, Any], deadline: float) -> bool:
     for op, arg in condition.items():
         if op == "$eq":
             ok = _op_eq(value, arg)
@@ -432,7 +445,7 @@ def _condition_matches(value: Any, condition: dict, deadline: float) -> bool:
     return True
 
 
-def match(doc: Mapping[str, Any], query: dict, deadline: float | None = None) -> bool:
+def match(doc: Mapping[str, Any], query: dict[str, Any], deadline: float | None = None) -> bool:
     """Return whether ``doc`` satisfies a query returned by :func:`validate_query`.
 
     Regular expressions must be done by ``deadline`` (:func:`time.monotonic`
@@ -458,7 +471,7 @@ def match(doc: Mapping[str, Any], query: dict, deadline: float | None = None) ->
 # -- sorting ------------------------------------------------------------------
 
 
-def _scalar_key(value: Any) -> tuple:
+def _scalar_key(value: Any) -> tuple[Any, ...]:
     bracket = _bracket(value)
     if bracket == 1:
         return (1, 0)
@@ -471,7 +484,7 @@ def _scalar_key(value: Any) -> tuple:
     return (bracket, value)
 
 
-def sort_key(value: Any, descending: bool = False) -> tuple:
+def sort_key(value: Any, descending: bool = False) -> tuple[Any, ...]:
     """Return MongoDB's sort key for a field value.
 
     Missing and null sort first (an empty array even before them); an array
@@ -485,7 +498,7 @@ def sort_key(value: Any, descending: bool = False) -> tuple:
     return _scalar_key(value)
 
 
-def sort_docs(docs: Iterable[dict], field: str, order: int) -> list[dict]:
+def sort_docs(docs: Iterable[dict[str, Any]], field: str, order: int) -> list[dict[str, Any]]:
     """Sort documents by ``field`` (``order`` 1 or -1), ties by ``_id`` ascending."""
     ordered = sorted(docs, key=lambda doc: _scalar_key(doc.get("_id")))
     if field == "_id" and order == 1:

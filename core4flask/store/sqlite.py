@@ -7,6 +7,9 @@ the write lock up front instead of failing on a lock upgrade. Documents are
 JSON text (datetimes tagged as ``{"$date": ...}``) next to the few columns
 that need an index or a constraint; times used in comparisons are integer
 milliseconds since the epoch.
+
+Layer: the store, a helper below the request core; a backend: it builds on
+base.py and its _sqlite_* parts.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ _SCHEMA = (
 _MAX_PARAMS = 500
 
 
-def _role_columns(doc: dict) -> tuple[str, str | None, str]:
+def _role_columns(doc: dict[str, Any]) -> tuple[str, str | None, str]:
     email = doc.get("email")
     return doc["name"].lower(), email.lower() if isinstance(email, str) else None, dumps(doc)
 
@@ -170,7 +173,7 @@ class SQLiteStore(SQLiteKeyValue, SQLiteThrottle, SQLiteRegistry):
 
     # -- roles ---------------------------------------------------------------
 
-    def role_insert(self, doc: dict) -> None:
+    def role_insert(self, doc: dict[str, Any]) -> None:
         """Insert a role; see :meth:`Store.role_insert`."""
         doc = check_role_doc(doc)
         with self._write() as conn:
@@ -179,10 +182,10 @@ class SQLiteStore(SQLiteKeyValue, SQLiteThrottle, SQLiteRegistry):
                 (doc["_id"], *_role_columns(doc)),
             )
 
-    def role_get_many(self, ids: list[str]) -> list[dict]:
+    def role_get_many(self, ids: list[str]) -> list[dict[str, Any]]:
         """Return roles by id, in the order of ``ids``."""
         wanted = [i for i in map(normalize_id, ids) if i is not None]
-        docs = []
+        docs: list[dict[str, Any]] = []
         with self._read() as conn:
             for chunk in _chunks(list(dict.fromkeys(wanted))):
                 marks = ",".join("?" * len(chunk))
@@ -190,43 +193,45 @@ class SQLiteStore(SQLiteKeyValue, SQLiteThrottle, SQLiteRegistry):
                 docs.extend(loads(row[0]) for row in conn.execute(sql, chunk))
         return order_by_ids(docs, wanted)
 
-    def _role_by(self, column: str, value: Any) -> dict | None:
+    def _role_by(self, column: str, value: Any) -> dict[str, Any] | None:
         if not isinstance(value, str):
             return None
         with self._read() as conn:
             row = conn.execute(f"SELECT doc FROM role WHERE {column} = ?", (value.lower(),)).fetchone()
         return loads(row[0]) if row else None
 
-    def role_by_name(self, name: str) -> dict | None:
+    def role_by_name(self, name: str) -> dict[str, Any] | None:
         """Return the role named ``name``, ignoring case."""
         return self._role_by("name_lower", name)
 
-    def role_by_email(self, email: str) -> dict | None:
+    def role_by_email(self, email: str) -> dict[str, Any] | None:
         """Return the role with this email, ignoring case."""
         return self._role_by("email_lower", email)
 
-    def _role_all(self) -> list[dict]:
+    def _role_all(self) -> list[dict[str, Any]]:
         with self._read() as conn:
             return [loads(row[0]) for row in conn.execute("SELECT doc FROM role")]
 
-    def _role_find(self, criteria: dict, sort: str, order: int, skip: int, limit: int | None) -> list[dict]:
+    def _role_find(
+        self, criteria: dict[str, Any], sort: str, order: int, skip: int, limit: int | None
+    ) -> list[dict[str, Any]]:
         """Return matching roles, sorted and sliced in Python."""
         deadline = regex_deadline()
         docs = sort_docs([doc for doc in self._role_all() if match(doc, criteria, deadline)], sort, order)
         return docs[skip : None if limit is None else skip + limit]
 
-    def _role_count(self, criteria: dict) -> int:
+    def _role_count(self, criteria: dict[str, Any]) -> int:
         """Return how many roles match a validated query."""
         deadline = regex_deadline()
         return sum(1 for doc in self._role_all() if match(doc, criteria, deadline))
 
-    def _role_change(self, _id: str, etag: str | None, fields: dict, unset: Iterable[str]) -> bool:
+    def _role_change(self, _id: str, etag: str | None, fields: dict[str, Any], unset: Iterable[str]) -> bool:
         fields, removed = check_role_fields(fields, unset)
-        _id = normalize_id(_id)
-        if _id is None:
+        role_id = normalize_id(_id)
+        if role_id is None:
             return False
         with self._write() as conn:
-            row = conn.execute("SELECT doc FROM role WHERE _id = ?", (_id,)).fetchone()
+            row = conn.execute("SELECT doc FROM role WHERE _id = ?", (role_id,)).fetchone()
             if row is None:
                 return False
             doc = loads(row[0])
@@ -237,37 +242,37 @@ class SQLiteStore(SQLiteKeyValue, SQLiteThrottle, SQLiteRegistry):
                 doc.pop(key, None)
             conn.execute(
                 "UPDATE role SET name_lower = ?, email_lower = ?, doc = ? WHERE _id = ?",
-                (*_role_columns(doc), _id),
+                (*_role_columns(doc), role_id),
             )
         return True
 
-    def role_update(self, _id: str, etag: str, fields: dict, unset: Iterable[str] = ()) -> bool:
+    def role_update(self, _id: str, etag: str, fields: dict[str, Any], unset: Iterable[str] = ()) -> bool:
         """Compare-and-set update on the etag; see :meth:`Store.role_update`."""
-        etag = normalize_id(etag)
-        if etag is None:
+        current = normalize_id(etag)
+        if current is None:
             check_role_fields(fields, unset)
             return False
-        return self._role_change(_id, etag, fields, unset)
+        return self._role_change(_id, current, fields, unset)
 
-    def role_touch(self, _id: str, fields: dict) -> None:
+    def role_touch(self, _id: str, fields: dict[str, Any]) -> None:
         """Set ``fields`` without an etag check."""
         self._role_change(_id, None, fields, ())
 
     def role_delete(self, _id: str, etag: str) -> bool:
         """Delete on a matching etag and pull the id from other roles."""
-        _id, etag = normalize_id(_id), normalize_id(etag)
-        if _id is None or etag is None:
+        role_id, current = normalize_id(_id), normalize_id(etag)
+        if role_id is None or current is None:
             return False
         with self._write() as conn:
-            row = conn.execute("SELECT doc FROM role WHERE _id = ?", (_id,)).fetchone()
-            if row is None or loads(row[0]).get("etag") != etag:
+            row = conn.execute("SELECT doc FROM role WHERE _id = ?", (role_id,)).fetchone()
+            if row is None or loads(row[0]).get("etag") != current:
                 return False
-            conn.execute("DELETE FROM role WHERE _id = ?", (_id,))
-            rows = conn.execute("SELECT _id, doc FROM role WHERE doc LIKE ?", (f'%"{_id}"%',)).fetchall()
+            conn.execute("DELETE FROM role WHERE _id = ?", (role_id,))
+            rows = conn.execute("SELECT _id, doc FROM role WHERE doc LIKE ?", (f'%"{role_id}"%',)).fetchall()
             for other_id, text in rows:
                 doc = loads(text)
-                if _id in doc.get("role", ()):
-                    doc["role"] = [ref for ref in doc["role"] if ref != _id]
+                if role_id in doc.get("role", ()):
+                    doc["role"] = [ref for ref in doc["role"] if ref != role_id]
                     conn.execute("UPDATE role SET doc = ? WHERE _id = ?", (dumps(doc), other_id))
         return True
 
@@ -278,13 +283,13 @@ class SQLiteStore(SQLiteKeyValue, SQLiteThrottle, SQLiteRegistry):
 
     # -- settings ------------------------------------------------------------
 
-    def setting_get(self, user_id: str) -> dict | None:
+    def setting_get(self, user_id: str) -> dict[str, Any] | None:
         """Return a user's settings document."""
         with self._read() as conn:
             row = conn.execute("SELECT doc FROM setting WHERE user_id = ?", (_user_key(user_id),)).fetchone()
         return loads(row[0]) if row else None
 
-    def setting_put(self, user_id: str, doc: dict) -> None:
+    def setting_put(self, user_id: str, doc: dict[str, Any]) -> None:
         """Replace a user's settings document."""
         text = dumps({k: v for k, v in doc.items() if k != "_id"})
         with self._write() as conn:

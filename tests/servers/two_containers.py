@@ -15,13 +15,22 @@ class Hello(CoreRequestHandler):
 
 
 class Sleepy(CoreRequestHandler):
+    """Sleeps; tells how many sleeps its worker has held at once so far."""
+
     protected = False
+    in_flight = 0
+    peak = 0
 
     def get(self):
         import time
 
-        time.sleep(float(self.get_argument("s", default="0.5")))
-        self.reply("slept")
+        Sleepy.in_flight += 1
+        Sleepy.peak = max(Sleepy.peak, Sleepy.in_flight)
+        try:
+            time.sleep(float(self.get_argument("s", default="0.5")))
+        finally:
+            Sleepy.in_flight -= 1
+        self.reply({"peak": Sleepy.peak})
 
 
 class Echo(CoreRequestHandler):
