@@ -1,8 +1,9 @@
 """The standard containers every core4flask application serves.
 
 ``CoreApiServer`` at ``/core4/api/v1`` holds login, logout, profile, the
-roles API, settings and the OpenAPI document; ``CoreAppManager`` at ``/``
-serves the launcher. Each part is added when its package is present.
+roles API, the cross-user store, avatars, settings and the OpenAPI document;
+``CoreAppManager`` at ``/`` serves the launcher. Each part is added when its
+package is present.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from .container import CoreApiContainer
 _RULE_SOURCES = (
     ("core4flask.auth.routes", "RULES"),
     ("core4flask.roles.api", "RULES"),
+    ("core4flask.roles.store", "RULES"),
+    ("core4flask.roles.avatar", "RULES"),
     ("core4flask.apps.routes", "RULES"),
 )
 
@@ -34,7 +37,7 @@ def _standard_rules() -> list[Any]:
 
 
 class CoreApiServer(CoreApiContainer):
-    """core4's standard API: login, logout, profile, roles, settings."""
+    """core4's standard API: login, logout, profile, roles, store, avatar, settings."""
 
     root = "/core4/api/v1"
     rules = _standard_rules()
