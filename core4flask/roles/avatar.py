@@ -95,9 +95,10 @@ class AvatarHandler(CoreRequestHandler):
         request = self.request
         if request.method == "POST":
             limit = MAX_AVATAR_SIZE + MULTIPART_ALLOWANCE
+            # set first: the error page looks for a content_type argument in the body too
+            request.max_content_length = limit
             if (request.content_length or 0) > limit:
                 raise HTTPError(413, _TOO_LARGE)
-            request.max_content_length = limit
         super().prepare_protection()
 
     def get(self) -> Any:
