@@ -332,6 +332,77 @@ def test_settings_round_trip_replace_and_delete(store):
     assert store.setting_get(user_id) is None
 
 
+# -- core4's cross-user store ----------------------------------------------------
+
+
+def test_store_docs_put_replace_get_and_delete(store):
+    assert store.store_doc_get("/") is None
+    root = {"hello": "root", "theme": {"light": {"primary": "#123456"}}, "menu": [{"About": "/a"}], "off": None}
+    store.store_doc_put("/", root)
+    store.store_doc_put("/client-1", {"key": 4711, "ratio": 0.5, "flag": True})
+    assert store.store_doc_get("/") == root
+    assert store.store_doc_get_many(["/client-1", "/missing", "/", "/"]) == {
+        "/": root,
+        "/client-1": {"key": 4711, "ratio": 0.5, "flag": True},
+    }
+    store.store_doc_put("/client-1", {"other": "text"})  # replaces, never merges
+    assert store.store_doc_get("/client-1") == {"other": "text"}
+    assert store.store_doc_delete(["/missing", "/client-1", "/client-1"]) == ["/client-1"]
+    assert store.store_doc_get("/client-1") is None
+    assert store.store_doc_get_many([]) == {}
+
+
+def test_store_doc_paths_below_go_by_whole_segments(store):
+    for path in ("/", "/a", "/a/b", "/a/b/c", "/ab", "/a.b", "/aXb/c", "/b"):
+        store.store_doc_put(path, {"at": path})
+    assert store.store_doc_paths_below("/a") == ["/a/b", "/a/b/c"]
+    assert store.store_doc_paths_below("/a.b") == []
+    assert store.store_doc_paths_below("/") == ["/a", "/a.b", "/a/b", "/a/b/c", "/aXb/c", "/ab", "/b"]
+    assert store.store_doc_paths_below("/missing") == []
+
+
+@pytest.mark.parametrize("path", ["", "a", "/a/", None, 7])
+def test_store_doc_paths_are_checked(store, path):
+    for call in (
+        lambda: store.store_doc_put(path, {}),
+        lambda: store.store_doc_get_many([path]),
+        lambda: store.store_doc_delete([path]),
+        lambda: store.store_doc_paths_below(path),
+    ):
+        with pytest.raises(ValueError):
+            call()
+
+
+# -- avatars ---------------------------------------------------------------------
+
+
+def test_avatar_round_trip_keeps_the_bytes_and_the_role(store):
+    alice = make_role("alice")
+    store.role_insert(alice)
+    assert store.avatar_get(alice["_id"]) is None
+    image = bytes(range(256)) * 64
+    assert store.avatar_put(alice["_id"], image)
+    assert store.avatar_get(alice["_id"].upper()) == image
+    assert store.avatar_put(alice["_id"], b"replaced")
+    assert store.avatar_get(alice["_id"]) == b"replaced"
+    # the role reads and updates as before: no avatar field, the same etag
+    assert store.role_get(alice["_id"]) == alice
+    assert store.role_by_name("alice") == alice and store.role_find({"name": "alice"}) == [alice]
+    assert store.role_update(alice["_id"], alice["etag"], {"realname": "A", "etag": new_id()})
+    assert store.avatar_get(alice["_id"]) == b"replaced"
+
+
+def test_avatar_belongs_to_an_existing_role_and_goes_with_it(store):
+    assert store.avatar_put(new_id(), b"x") is False
+    assert store.avatar_put("not-an-id", b"x") is False
+    assert store.avatar_get("not-an-id") is None and store.avatar_get(new_id()) is None
+    bob = make_role("bob")
+    store.role_insert(bob)
+    assert store.avatar_put(bob["_id"], b"x")
+    assert store.role_delete(bob["_id"], bob["etag"])
+    assert store.avatar_get(bob["_id"]) is None
+
+
 # -- key-value namespaces --------------------------------------------------------
 
 

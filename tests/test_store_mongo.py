@@ -70,6 +70,25 @@ def test_mongo_role_documents_keep_core4_schema():
     store.close()
 
 
+def test_mongo_store_documents_and_avatars_are_where_core4_keeps_them():
+    server = ServerStore()
+    store = MongoStore("mongodb://h/c4", client_factory=functools.partial(mongomock.MongoClient, _store=server))
+    store.setup()
+    raw = mongomock.MongoClient(_store=server)["c4"]
+    alice = make_role("alice")
+    store.role_insert(alice)
+    store.store_doc_put("/client-1", {"hello": "world"})
+    assert raw["sys.store"].find_one({"_id": "/client-1"}) == {"_id": "/client-1", "hello": "world"}
+    assert store.avatar_put(alice["_id"], b"\x89PNG")
+    assert raw["sys.role"].find_one({"name": "alice"})["avatar"] == b"\x89PNG"
+    # what core4 wrote reads back
+    raw["sys.store"].insert_one({"_id": "/", "logo": {"light": "data:"}})
+    raw["sys.role"].update_one({"name": "alice"}, {"$set": {"avatar": b"GIF89a"}})
+    assert store.store_doc_get("/") == {"logo": {"light": "data:"}}
+    assert store.avatar_get(alice["_id"]) == b"GIF89a"
+    store.close()
+
+
 class _RecordingClient(mongomock.MongoClient):
     """A mongomock client that counts how often it is closed."""
 

@@ -9,6 +9,9 @@ import sqlite3
 import pytest
 
 from core4flask.store import SQLiteStore, StoreUnavailable, new_id
+from core4flask.store.sqlite import _SCHEMA as SQLITE_SCHEMA
+from core4flask.store.sqlite import SCHEMA_VERSION as SQLITE_SCHEMA_VERSION
+from core4flask.store.sqlite import dumps
 from tests.test_store import make_role
 
 
@@ -162,3 +165,30 @@ def test_sqlite_new_file_opened_by_many_processes_at_once(tmp_path):
         worker.join(10)
     assert outcomes == ["ok"] * 6
     assert SQLiteStore(path).kv_get("test", "first") is not None
+
+
+def test_sqlite_file_of_schema_version_1_gains_the_new_tables(tmp_path):
+    path = tmp_path / "core4flask.sqlite3"
+    old = sqlite3.connect(path)
+    # what a version 1 file holds: the tables before the store documents and avatars
+    for statement in SQLITE_SCHEMA:
+        if "store_doc" not in statement and "avatar" not in statement and "user_version" not in statement:
+            old.execute(statement)
+    old.execute("PRAGMA user_version = 1")
+    alice = make_role("alice")
+    old.execute(
+        "INSERT INTO role (_id, name_lower, email_lower, doc) VALUES (?,?,?,?)",
+        (alice["_id"], "alice", None, dumps(alice)),
+    )
+    old.commit()
+    old.close()
+    store = SQLiteStore(path)
+    try:
+        assert store.role_get(alice["_id"]) == alice
+        store.store_doc_put("/", {"hello": "world"})
+        assert store.store_doc_get("/") == {"hello": "world"}
+        assert store.avatar_put(alice["_id"], b"image")
+        with sqlite3.connect(path) as check:
+            assert check.execute("PRAGMA user_version").fetchone()[0] == SQLITE_SCHEMA_VERSION
+    finally:
+        store.close()

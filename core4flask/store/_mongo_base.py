@@ -29,6 +29,7 @@ HANDLER = "sys.handler"
 WORKER = "sys.worker"
 KV = "sys.kv"
 THROTTLE = "sys.throttle"
+STORE = "sys.store"
 
 # Unauthorized, AuthenticationFailed: the server cannot serve us at all
 _UNAVAILABLE_CODES = frozenset((13, 18))

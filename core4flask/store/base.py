@@ -1,8 +1,10 @@
 """The storage interface every backend implements, and the helpers they share.
 
 A store keeps users and roles (core4's ``sys.role``), per-user settings
-(``sys.setting``), small key-value namespaces, the failed-login counters and
-the registry of serving processes. Two backends exist: :class:`SQLiteStore`
+(``sys.setting``), the documents of core4's cross-user store (``sys.store``,
+keyed by paths such as ``/client-1/team-A``), users' avatar images, small
+key-value namespaces, the failed-login counters and the registry of serving
+processes. Two backends exist: :class:`SQLiteStore`
 (embedded default) and :class:`MongoStore`. Both speak plain Python data:
 ids are 24-hex strings and all datetimes are naive UTC with millisecond
 precision (the precision MongoDB keeps), whatever the backend stores; those
@@ -65,6 +67,13 @@ def check_namespace(ns: str) -> None:
     """Reject key-value namespaces that could clash when joined with a key."""
     if not isinstance(ns, str) or not ns or "/" in ns:
         raise ValueError(f"invalid key-value namespace {ns!r}")
+
+
+def check_store_path(path: str) -> str:
+    """Return ``path`` if it can key a cross-user store document (``/`` or ``/a/b``)."""
+    if not isinstance(path, str) or not path.startswith("/") or (path != "/" and path.endswith("/")):
+        raise ValueError(f"invalid store path {path!r}")
+    return path
 
 
 def order_by_ids(docs: Iterable[dict[str, Any]], ids: Iterable[str]) -> list[dict[str, Any]]:
@@ -209,6 +218,54 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def setting_delete(self, user_id: str) -> bool:
         """Delete the settings document of a user; False if there was none."""
+
+    # -- core4's cross-user store (sys.store) ------------------------------
+
+    def store_doc_get(self, path: str) -> dict[str, Any] | None:
+        """Return the document stored at ``path`` (without ``_id``), or None."""
+        return self.store_doc_get_many([path]).get(path)
+
+    @abc.abstractmethod
+    def store_doc_get_many(self, paths: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Return ``{path: document}`` for those of ``paths`` that hold a document.
+
+        Documents come without ``_id``. Raises ValueError for a malformed
+        path (see :func:`check_store_path`).
+        """
+
+    @abc.abstractmethod
+    def store_doc_put(self, path: str, doc: dict[str, Any]) -> None:
+        """Create or replace the document at ``path``.
+
+        ``doc`` is JSON-like data: string keys (none ``_id``, none starting
+        with ``$`` or holding a ``.``), values as JSON has them.
+        """
+
+    @abc.abstractmethod
+    def store_doc_delete(self, paths: Iterable[str]) -> list[str]:
+        """Delete the documents at ``paths``; return the paths that held one, sorted."""
+
+    @abc.abstractmethod
+    def store_doc_paths_below(self, path: str) -> list[str]:
+        """Return the sorted paths of all documents below ``path`` (not ``path`` itself).
+
+        Below ``/`` is every document but the root one; below ``/a`` are
+        ``/a/b`` and ``/a/b/c``, never ``/ab``.
+        """
+
+    # -- avatars -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def avatar_get(self, user_id: str) -> bytes | None:
+        """Return the avatar image of a user as stored, or None."""
+
+    @abc.abstractmethod
+    def avatar_put(self, user_id: str, data: bytes) -> bool:
+        """Keep ``data`` as the user's avatar; False when there is no such role.
+
+        The role document's etag does not change (as in core4, which keeps
+        the image in ``sys.role``). Deleting the role removes its avatar.
+        """
 
     # -- key-value namespaces ----------------------------------------------
 

@@ -8,9 +8,11 @@ of names and emails is checked before every insert and update (a narrow race
 remains between the check and the write, which the indexes close for exact
 duplicates). The API speaks 24-hex strings; conversion happens here.
 
-Other collections: ``sys.handler`` and ``sys.worker`` (the registry, marked
+Other collections: ``sys.store`` (core4's cross-user store, shared with
+core4), ``sys.handler`` and ``sys.worker`` (the registry, marked
 ``kind: "core4flask"`` so core4's own readers ignore it), ``sys.kv`` and
-``sys.throttle``. One client per process, created lazily and again after a
+``sys.throttle``. Avatars live in ``sys.role`` as core4 keeps them (field
+``avatar``, never loaded with the role). One client per process, created lazily and again after a
 fork; short timeouts make a dead server raise :class:`StoreUnavailable`
 quickly, and the driver reconnects by itself when the server is back.
 
@@ -31,16 +33,19 @@ from bson import ObjectId
 from pymongo import ASCENDING, MongoClient
 from pymongo.errors import DuplicateKeyError, ExecutionTimeout
 
+from ._mongo_avatar import MongoAvatars
 from ._mongo_base import HANDLER as HANDLER
 from ._mongo_base import KV as KV
 from ._mongo_base import ROLE as ROLE
 from ._mongo_base import SETTING as SETTING
+from ._mongo_base import STORE as STORE
 from ._mongo_base import THROTTLE as THROTTLE
 from ._mongo_base import WORKER as WORKER
 from ._mongo_base import WORKER_KIND as WORKER_KIND
 from ._mongo_base import MongoDatabase, guarded
 from ._mongo_kv import MongoKeyValue, MongoThrottle
 from ._mongo_registry import MongoRegistry
+from ._mongo_store_docs import MongoStoreDocs
 from ._process import ProcessHandle
 from .base import DuplicateKey, check_role_doc, check_role_fields, normalize_id, order_by_ids
 from .query import REGEX_TIME_LIMIT, QueryError, to_mongo_query, uses_regex
@@ -99,7 +104,7 @@ def _exact_ci(field: str, value: str) -> dict[str, Any]:
     return {field: {"$regex": f"^{re.escape(value)}$", "$options": "i"}}
 
 
-class MongoStore(MongoKeyValue, MongoThrottle, MongoRegistry):
+class MongoStore(MongoKeyValue, MongoThrottle, MongoRegistry, MongoStoreDocs, MongoAvatars):
     """The store in a MongoDB database."""
 
     def __init__(

@@ -22,10 +22,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from ._process import ProcessHandle
+from ._sqlite_avatar import SQLiteAvatars
 from ._sqlite_base import dumps as dumps
 from ._sqlite_base import loads as loads
 from ._sqlite_kv import SQLiteKeyValue, SQLiteThrottle
 from ._sqlite_registry import SQLiteRegistry
+from ._sqlite_store_docs import SQLiteStoreDocs
 from .base import (
     DuplicateKey,
     StoreUnavailable,
@@ -36,8 +38,8 @@ from .base import (
 )
 from .query import match, regex_deadline, sort_docs
 
-#: bumped when the schema below changes
-SCHEMA_VERSION = 1
+#: bumped when the schema below changes (every statement is safe to run again)
+SCHEMA_VERSION = 2
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS role "
@@ -54,6 +56,9 @@ _SCHEMA = (
     "(server_id TEXT PRIMARY KEY, server TEXT NOT NULL, heartbeat INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS registry_handler "
     "(server_id TEXT NOT NULL, seq INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (server_id, seq))",
+    # version 2
+    "CREATE TABLE IF NOT EXISTS store_doc (path TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS avatar (user_id TEXT PRIMARY KEY, data BLOB NOT NULL)",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
 
@@ -80,7 +85,7 @@ def _chunks(items: list[str], size: int = _MAX_PARAMS) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-class SQLiteStore(SQLiteKeyValue, SQLiteThrottle, SQLiteRegistry):
+class SQLiteStore(SQLiteKeyValue, SQLiteThrottle, SQLiteRegistry, SQLiteStoreDocs, SQLiteAvatars):
     """The store in a SQLite file, created with its folder on first use."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 5.0):
@@ -268,6 +273,7 @@ class SQLiteStore(SQLiteKeyValue, SQLiteThrottle, SQLiteRegistry):
             if row is None or loads(row[0]).get("etag") != current:
                 return False
             conn.execute("DELETE FROM role WHERE _id = ?", (role_id,))
+            conn.execute("DELETE FROM avatar WHERE user_id = ?", (role_id,))
             rows = conn.execute("SELECT _id, doc FROM role WHERE doc LIKE ?", (f'%"{role_id}"%',)).fetchall()
             for other_id, text in rows:
                 doc = loads(text)
