@@ -57,3 +57,25 @@ def test_gunicorn_reads_the_packaged_settings(config, tmp_path):
     assert settings["keepalive"] == "5" and settings["preload_app"] == "False"
     assert settings["post_worker_init"].startswith("<post_worker_init")
     assert resolved_settings(config, cwd, WEB_CONCURRENCY="3", CORE4_WORKERS="2")["workers"] == "2"
+
+
+def test_the_settings_module_leaves_the_application_unimported():
+    """gunicorn's master imports the settings before a gevent worker patches
+    the standard library: pymongo and PyJWT keep direct ``ssl`` references
+    that the patch would miss if they were loaded there."""
+    probe = (
+        "import sys, core4flask.gunicorn_conf\n"
+        "print(sorted(m for m in ('pymongo', 'jwt', 'flask', 'pandas', 'core4flask.app') if m in sys.modules))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=live.ROOT)
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_the_package_face_gives_the_public_api():
+    import core4flask
+    from core4flask.handler import CoreRequestHandler
+
+    assert core4flask.CoreRequestHandler is CoreRequestHandler
+    assert set(core4flask.__all__) <= set(dir(core4flask))
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        core4flask.nothing  # noqa: B018
