@@ -33,6 +33,7 @@ from .types import Extension
 
 __all__ = [
     "PAGE_OWN_FIELDS",
+    "PSEUDO_METHOD_PAGES",
     "PageHandler",
     "PagesMixin",
     "call_card",
@@ -49,6 +50,10 @@ __all__ = [
 ]
 
 _SANDBOX = SandboxedEnvironment(autoescape=False)
+
+#: core4's pseudo-methods and the page each asks for, on a page URL or a
+#: handler's own URL (core4's test suite sends them; browsers never do)
+PSEUDO_METHOD_PAGES = {"XCARD": "card", "XHELP": "help", "XENTER": "enter"}
 
 
 class PageHandler(Protocol):
