@@ -133,7 +133,9 @@ def test_browsers_get_the_profile_page(pat: Any) -> None:
 def test_the_page_may_be_framed_by_its_own_site_only(pat: Any) -> None:
     response = pat.get(PROFILE, headers=PAGE)
     assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
-    assert "frame-ancestors 'none'" not in response.headers.get("Content-Security-Policy", "")
+    policy = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self';" in policy
+    assert "script-src" not in policy and "default-src 'none'" in policy  # no script may run
     assert response.headers["Cache-Control"] == "no-store"
 
 
