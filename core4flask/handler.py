@@ -1,8 +1,9 @@
 """``CoreRequestHandler``: the MethodView users subclass.
 
 One instance serves one request. The dispatch flow mirrors core4's
-``prepare``: a request ``_id``, CORS preflight, the ``?_help`` redirect,
-authentication and authorisation for protected handlers, the method itself
+``prepare``: a request ``_id``, CORS preflight, core4's pseudo-methods
+(``XCARD``, ``XHELP``, ``XENTER`` serve the resource's pages), the ``?_help``
+redirect, authentication and authorisation for protected handlers, the method itself
 (sync or ``async def``), and the reply. Every exception on the way becomes a
 response in :mod:`core4flask.errors`.
 

@@ -7,6 +7,9 @@ and ``card()`` and ``enter()``, which handlers override. The functions here
 build a resource's meta data (:func:`resource_meta`, also what the registry
 publishes) and render the pages.
 
+core4's pseudo-methods ask for the same pages (:data:`PSEUDO_METHOD_PAGES`):
+``XCARD``, ``XHELP`` and ``XENTER`` on a page URL or on a handler's own URL.
+
 Card and help pages show the resource's listing entry when the extension's
 ``registry_entries`` hook is filled (the ``apps`` feature fills it with the
 registry of every live server); without it, the resource's own meta.
