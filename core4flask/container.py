@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from .config import class_section
 from .errors import HTTPError, error_response
 from .handler import CoreRequestHandler
+from .pages import PSEUDO_METHOD_PAGES
 from .paths import project_of, qual_name_of
 from .resource import UPWIND as UPWIND
 from .resource import Resource as Resource
@@ -35,7 +36,8 @@ from .static import CoreStaticFileHandler, serve_asset
 from .types import Extension, Rule
 
 #: URL methods every container route accepts; others get 405 from routing.
-ROUTE_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+#: core4's pseudo-methods of the card, help and enter pages are let through.
+ROUTE_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", *PSEUDO_METHOD_PAGES)
 #: Mini application pages below ``<root>/_info``.
 PAGE_PATTERN = re.compile(r"/_info/(card|help|enter)/([0-9a-f]{32})")
 #: Static assets below ``<root>/_asset``.

@@ -1,8 +1,9 @@
 """``CoreRequestHandler``: the MethodView users subclass.
 
 One instance serves one request. The dispatch flow mirrors core4's
-``prepare``: a request ``_id``, CORS preflight, the ``?_help`` redirect,
-authentication and authorisation for protected handlers, the method itself
+``prepare``: a request ``_id``, CORS preflight, core4's pseudo-methods
+(``XCARD``, ``XHELP``, ``XENTER`` serve the resource's pages), the ``?_help``
+redirect, authentication and authorisation for protected handlers, the method itself
 (sync or ``async def``), and the reply. Every exception on the way becomes a
 response in :mod:`core4flask.errors`.
 
@@ -36,7 +37,7 @@ from .errors import HTTPError, Redirect, error_response
 from .identifiers import new_identifier as new_identifier
 from .identifiers import utcnow as utcnow
 from .negotiation import best_match
-from .pages import PagesMixin
+from .pages import PSEUDO_METHOD_PAGES, PagesMixin
 from .paths import project_of, qual_name_of
 from .resource import Resource
 from .response import ResponseMixin
@@ -216,6 +217,8 @@ class CoreRequestHandler(ArgumentsMixin, ResponseMixin, TemplateMixin, PagesMixi
                 # a preflight needs no credentials; a handler's own options() still answers it
                 own = callable(getattr(type(self), "options", None))
                 return self.make_response(self.call_method(method, args, kwargs) if own else None)
+            if self.resource is not None and method in PSEUDO_METHOD_PAGES:
+                return self.run_page(PSEUDO_METHOD_PAGES[method])
             if self.resource is not None and request.query_string and "_help" in request.args:
                 return flask.redirect(f"{self.root}/_info/help/{self.rsc_id}", 302)
             self.prepare_protection()

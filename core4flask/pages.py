@@ -7,6 +7,9 @@ and ``card()`` and ``enter()``, which handlers override. The functions here
 build a resource's meta data (:func:`resource_meta`, also what the registry
 publishes) and render the pages.
 
+core4's pseudo-methods ask for the same pages (:data:`PSEUDO_METHOD_PAGES`):
+``XCARD``, ``XHELP`` and ``XENTER`` on a page URL or on a handler's own URL.
+
 Card and help pages show the resource's listing entry when the extension's
 ``registry_entries`` hook is filled (the ``apps`` feature fills it with the
 registry of every live server); without it, the resource's own meta.
@@ -33,6 +36,7 @@ from .types import Extension
 
 __all__ = [
     "PAGE_OWN_FIELDS",
+    "PSEUDO_METHOD_PAGES",
     "PageHandler",
     "PagesMixin",
     "call_card",
@@ -49,6 +53,10 @@ __all__ = [
 ]
 
 _SANDBOX = SandboxedEnvironment(autoescape=False)
+
+#: core4's pseudo-methods and the page each asks for, on a page URL or a
+#: handler's own URL (core4's test suite sends them; browsers never do)
+PSEUDO_METHOD_PAGES = {"XCARD": "card", "XHELP": "help", "XENTER": "enter"}
 
 
 class PageHandler(Protocol):

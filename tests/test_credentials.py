@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from core4flask import CoreRequestHandler, create_app
-from core4flask.auth.credentials import Credentials, find_credentials, parse_authorization
+from core4flask.auth.credentials import Credentials, find_credentials, is_placeholder_token, parse_authorization
 
 SECRET = "credentials-test-secret-0123456789abcdef"
 
@@ -123,3 +123,50 @@ def test_credential_arguments_never_reach_the_handler(handler_for, header):
     body = handler_for("/x", method="POST", json={"password": "p", "username": "u", "keep": 2}, headers=headers)
     find_credentials(body)
     assert set(body.arguments) == {"keep"}
+
+
+@pytest.mark.parametrize("value", ["", " ", "undefined", "null", "-1", " undefined "])
+def test_placeholders_are_no_token(value):
+    assert is_placeholder_token(value)
+
+
+@pytest.mark.parametrize("value", ["abc.def.ghi", "Undefined-token", "nullx", "-12", "0", "none", "false"])
+def test_anything_else_is_checked_as_a_token(value):
+    assert not is_placeholder_token(value)
+
+
+@pytest.mark.parametrize("header", ["Bearer undefined", "Bearer null", "Bearer -1", "bearer  undefined "])
+def test_a_placeholder_bearer_is_no_credential(header):
+    assert parse_authorization(header) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "query"),
+    [
+        ("Bearer undefined", ""),  # the App Manager's card requests
+        ("Bearer null", ""),
+        ("Bearer ", ""),
+        (None, "?token=-1"),  # core4's UI: avatar image and upload URLs without a token
+        (None, "?token=undefined"),
+        (None, "?token=null"),
+        (None, "?token="),
+        ("Bearer undefined", "?token=-1"),
+    ],
+)
+def test_with_a_placeholder_the_cookie_is_used(handler_for, header, query):
+    headers = {"Cookie": "token=from-cookie"}
+    if header is not None:
+        headers["Authorization"] = header
+    handler = handler_for("/x" + query, headers=headers)
+    assert find_credentials(handler) == Credentials("cookie", token="from-cookie")
+    assert "token" not in handler.arguments
+
+
+def test_a_placeholder_token_in_a_json_body_falls_through_to_username_and_password(handler_for):
+    handler = handler_for("/x", method="POST", json={"token": "undefined", "username": "u", "password": "p"})
+    assert find_credentials(handler) == Credentials("argument", username="u", password="p")
+
+
+def test_a_malformed_bearer_still_decides_over_the_cookie(handler_for):
+    handler = handler_for("/x", headers={"Authorization": "Bearer undefined.x", "Cookie": "token=from-cookie"})
+    assert find_credentials(handler) == Credentials("bearer", token="undefined.x")

@@ -382,3 +382,77 @@ def test_tenant_enter_url_is_followed(tmp_path: Path) -> None:
     rsc_id = rsc(app, MyHandler, enter_url="/linked/api/lufthansa")
     response = tenant_client(app, f"api://{MyHandler.qual_name()}").get(f"/linked/_info/enter/{rsc_id}")
     assert response.status_code == 302 and response.headers["Location"] == "/linked/api/lufthansa"
+
+
+# -- core4's pseudo-methods XCARD, XHELP, XENTER --------------------------------------
+
+PSEUDO = {"XCARD": "card", "XHELP": "help", "XENTER": "enter"}
+
+
+def answer(response: Any) -> Any:
+    """What a page answers, without the per-request envelope fields."""
+    if not response.is_json:
+        return response.get_data(as_text=True)
+    body = dict(response.json)
+    for volatile in ("_id", "timestamp"):
+        body.pop(volatile, None)
+    return body
+
+
+@pytest.mark.parametrize("headers", [{}, HTML])
+@pytest.mark.parametrize("method", PSEUDO)
+def test_pseudo_methods_answer_like_get_on_the_page_urls(client: Any, app: Any, method: str, headers: Any) -> None:
+    url = f"/first/_info/{PSEUDO[method]}/{rsc(app, Documented)}"
+    got = client.get(url, headers=headers)
+    pseudo = client.open(url, method=method, headers=headers)
+    assert pseudo.status_code == got.status_code == 200
+    assert pseudo.content_type == got.content_type
+    assert answer(pseudo) == answer(got)
+
+
+def test_pseudo_methods_on_a_handler_url_serve_its_pages(client: Any, app: Any) -> None:
+    """core4 dispatched a pseudo-method sent to a handler's own URL to the
+    handler's xcard/xhelp/xenter; the URL's arguments play no part."""
+    rsc_id = rsc(app, Documented)
+    for url in ("/first/sales", "/first/sales/north"):
+        card = client.open(url, method="XCARD")
+        assert card.status_code == 200 and card.json["rsc_id"] == rsc_id and card.json["custom_card"] is False
+        help_page = client.open(url, method="XHELP", headers=HTML)
+        assert help_page.status_code == 200 and "<h1>sales</h1>" in help_page.get_data(as_text=True)
+        assert client.open(url, method="XENTER").json["data"] == "figures"
+    custom = client.open("/first/noarg", method="XCARD", headers=HTML)
+    assert custom.get_data(as_text=True) == "<p id='mine'>my card</p>"
+    linked = client.open("/first/linked", method="XENTER")
+    assert linked.status_code == 302 and linked.headers["Location"] == "https://example.org/landing"
+
+
+def test_pseudo_methods_need_core4s_permission_letters(app: Any) -> None:
+    """As core4's test_grant_xmethods: XCARD and XHELP need any of crud, XENTER needs r."""
+    use_throwaway_store(app, app.instance_path)
+    qual_name = Documented.qual_name()
+    for letters, allowed in (("r", {"XCARD", "XHELP", "XENTER"}), ("d", {"XCARD", "XHELP"}), ("c", {"XCARD", "XHELP"})):
+        user = create_user(app, perm=[f"api://{qual_name}/{letters}"])
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {issue_token(app, user._id)}"
+        for method in PSEUDO:
+            for url in (f"/first/_info/{PSEUDO[method]}/{rsc(app, Documented)}", "/first/sales"):
+                expected = 200 if method in allowed else 403
+                assert client.open(url, method=method).status_code == expected, (letters, method, url)
+    anonymous = app.test_client()
+    for method in PSEUDO:
+        assert anonymous.open("/first/sales", method=method).status_code == 401
+        assert anonymous.open(f"/first/_info/card/{rsc(app, Documented)}", method=method).status_code == 401
+
+
+def test_pseudo_methods_on_a_tenant_url_need_the_handler_only(tenant_app: Any) -> None:
+    from demo.seed import MyHandler
+
+    handler_only = tenant_client(tenant_app, f"api://{MyHandler.qual_name()}")
+    card = handler_only.open("/my/api/lufthansa/0815", method="XCARD")
+    assert card.status_code == 200 and card.json["rsc_id"] == rsc(tenant_app, MyHandler)
+    assert handler_only.get("/my/api/lufthansa/0815").status_code == 403
+
+
+def test_other_unknown_methods_are_still_405(client: Any) -> None:
+    response = client.open("/first/sales", method="XFOO")
+    assert response.status_code == 405

@@ -7,7 +7,8 @@
 
 The first source present decides: a bad token in the header is not rescued
 by a good cookie. An ``Authorization`` header that cannot be used (another
-scheme, malformed base64, no ``:``) counts as absent. The three credential
+scheme, malformed base64, no ``:``) counts as absent, and so does a
+placeholder where a token belongs (:func:`is_placeholder_token`). The three credential
 arguments are always taken out of the handler's arguments, so handlers
 never see a password. Parsing never raises.
 
@@ -27,13 +28,29 @@ from .tokens import COOKIE_NAME
 __all__ = [
     "CREDENTIAL_ARGUMENTS",
     "Credentials",
+    "PLACEHOLDER_TOKENS",
     "find_credentials",
+    "is_placeholder_token",
     "parse_authorization",
     "take_credential_arguments",
 ]
 
 #: Request arguments that carry credentials and are removed from handlers.
 CREDENTIAL_ARGUMENTS = ("token", "username", "password")
+#: What browser front ends send for a token they do not have (JavaScript's
+#: ``undefined`` and ``null`` turned into text; core4's UI puts ``-1`` into
+#: avatar URLs). None of them can be a token.
+PLACEHOLDER_TOKENS = frozenset(("", "undefined", "null", "-1"))
+
+
+def is_placeholder_token(value: str) -> bool:
+    """Whether a bearer value or ``token`` argument stands for "no token".
+
+    core4's App Manager signs in with the cookie but sends ``Bearer
+    undefined`` and ``?token=-1``; counting these as absent lets the cookie
+    speak. Anything else, however malformed, is still checked as a token.
+    """
+    return value.strip() in PLACEHOLDER_TOKENS
 
 
 class Credentials(NamedTuple):
@@ -68,7 +85,7 @@ def parse_authorization(header: str | None) -> Credentials | None:
     if not value:
         return None
     if scheme == "bearer":
-        return Credentials("bearer", token=value)
+        return None if is_placeholder_token(value) else Credentials("bearer", token=value)
     if scheme != "basic":
         return None
     try:
@@ -109,7 +126,7 @@ def find_credentials(source: CredentialSource) -> Credentials | None:
     if found is not None:
         return found
     token = arguments.get("token")
-    if isinstance(token, str) and token:
+    if isinstance(token, str) and not is_placeholder_token(token):
         return Credentials("argument", token=token)
     username, password = arguments.get("username"), arguments.get("password")
     if isinstance(username, str) and isinstance(password, str) and username and password:
